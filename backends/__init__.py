@@ -1,0 +1,1 @@
+"""Backends that lower taskdsl IR to executable code; each lives in its own subpackage."""

@@ -1,0 +1,96 @@
+"""MNIST from its original IDX files, with a small checked IDX parser.
+
+IDX layout: two zero bytes, a dtype byte, a byte with the number of dimensions n,
+n big-endian uint32 sizes, then the data in row-major order. Checking the header
+against the file size turns a truncated download into a clear error rather than a
+reshape failure deep in training.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from taskdsl.backends.jax.data import messages
+from taskdsl.backends.jax.data.base import SPLITS, DataError, Dataset, check_choice, check_int
+from taskdsl.backends.jax.data.locate import find_file, read_bytes
+
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+_FILES = {
+    "train": ("train-images", "train-labels"),
+    "test": ("t10k-images", "t10k-labels"),
+}
+
+
+def parse_idx(raw: bytes, source: object = "<bytes>") -> np.ndarray:
+    """The array stored in IDX bytes ``raw``, in native byte order.
+
+    ``source`` names the file in error messages.
+    """
+    if len(raw) < 4 or raw[:2] != b"\0\0":
+        raise DataError(messages.idx_no_header(source))
+    code, ndim = raw[2], raw[3]
+    if code not in IDX_DTYPES:
+        raise DataError(messages.idx_dtype(source, code, IDX_DTYPES))
+    offset = 4 + 4 * ndim
+    if len(raw) < offset:
+        raise DataError(messages.idx_short_header(source, ndim))
+    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = IDX_DTYPES[code]
+    expected = math.prod(shape) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise DataError(messages.idx_size(source, shape, expected, len(raw) - offset))
+    data = np.frombuffer(raw, dtype, count=expected // dtype.itemsize, offset=offset)
+    return data.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """The array in the IDX file at ``path``, gzipped or not."""
+    return parse_idx(read_bytes(path), path)
+
+
+def _find_idx(stem: str, path: object) -> Path:
+    # Mirrors spell the files either "train-images-idx3-ubyte" or "train-images.idx3-ubyte".
+    ndim = 3 if stem.endswith("images") else 1
+    spellings = [f"{stem}{sep}idx{ndim}-ubyte" for sep in ("-", ".")]
+    return find_file("mnist", spellings, path, messages.MNIST_HOWTO)
+
+
+def load_mnist(split: str = "train", path: object = None, limit: int | None = None) -> Dataset:
+    """MNIST's ``split``: fields ``image`` (N, 28, 28, 1) float32 in [0, 1], ``label`` int32.
+
+    The files are looked for in ``path``, then ``$TASKDSL_DATA/mnist``, then
+    ``../shared/data/mnist``; ``limit`` keeps only the first ``limit`` examples (all of
+    them if there are fewer).
+    """
+    images_stem, labels_stem = _FILES[check_choice("split", split, SPLITS)]
+    keep = None if limit is None else check_int("limit", limit, 1)
+    images_file = _find_idx(images_stem, path)
+    labels_file = _find_idx(labels_stem, path)
+    images = read_idx(images_file)
+    labels = read_idx(labels_file)
+    if (
+        images.ndim != 3
+        or images.shape[1:] != (28, 28)
+        or labels.shape != images.shape[:1]
+        or (labels.size > 0 and not 0 <= labels.min() <= labels.max() <= 9)
+    ):
+        raise DataError(messages.mnist_mismatch(split, images.shape, labels.shape))
+    images, labels = images[:keep], labels[:keep]
+    return Dataset(
+        name="mnist",
+        fields={
+            "image": np.divide(images[..., None], 255, dtype=np.float32),
+            "label": labels.astype(np.int32),
+        },
+        classes={"label": 10},
+    )

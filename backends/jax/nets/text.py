@@ -1,0 +1,157 @@
+"""``nets.text_encoder``, ``nets.text_decoder`` and ``nets.text_editor``: nets over ``Tokens``.
+
+Tokens arrive as a distribution over the vocabulary at each position (one-hot
+from data, softmax from a learner), and are embedded by multiplying that
+distribution with the embedding table.  For one-hot tokens that is the usual
+lookup; for soft tokens it is their expected embedding, and it is
+differentiable, so an editor upstream of a text classifier gets a gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from taskdsl.types import WireType
+
+from .base import VECTORS, Net, Wires, is_tokens, reads_into_vectors
+from .inputs import attach, layout
+from .outputs import Heads
+
+Cell = Literal["gru", "transformer"]
+
+
+class Block(nnx.Module):
+    """A pre-norm transformer block: self-attention over all positions, then an MLP."""
+
+    def __init__(self, width: int, *, rngs: nnx.Rngs) -> None:
+        self.norm_attend = nnx.LayerNorm(width, rngs=rngs)
+        # Up to 4 heads, as many as divide the width, so any width is a valid option.
+        self.attend = nnx.MultiHeadAttention(math.gcd(width, 4), width, decode=False, rngs=rngs)
+        self.norm_mlp = nnx.LayerNorm(width, rngs=rngs)
+        self.up = nnx.Linear(width, 2 * width, rngs=rngs)
+        self.down = nnx.Linear(2 * width, width, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = x + self.attend(self.norm_attend(x))
+        return x + self.down(jax.nn.gelu(self.up(self.norm_mlp(x))))
+
+
+class PositionBias(nnx.Module):
+    """A learned vector added at each position: attention alone cannot tell positions apart."""
+
+    def __init__(self, length: int, width: int, *, rngs: nnx.Rngs) -> None:
+        self.bias = nnx.Param(0.02 * jax.random.normal(rngs.params(), (length, width)))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x + self.bias[...]
+
+
+class Reader(nnx.Module):
+    """Inputs to features at each position, following the package's input rule.
+
+    The first ``Tokens`` input is soft-embedded; without one (a decoder from a
+    vector alone) a learned embedding per position stands in.  Every other input
+    is concatenated to each position, then a bidirectional GRU or a transformer
+    block mixes positions; ``features`` is the width of what comes out.
+    """
+
+    def __init__(self, inputs: Wires, length: int, *, rngs: nnx.Rngs, embed: int, width: int,
+                 cell: Cell) -> None:
+        self.layout = layout(inputs, is_tokens)
+        if self.layout.carrier is None:
+            self.start = nnx.Param(0.02 * jax.random.normal(rngs.params(), (length, embed)))
+        else:
+            vocab = inputs[self.layout.carrier].value_shape[-1]
+            self.table = nnx.Embed(vocab, embed, rngs=rngs)
+        features = embed + self.layout.extra
+        if cell == "gru":
+            self.mix = nnx.Bidirectional(
+                nnx.RNN(nnx.GRUCell(features, width, rngs=rngs)),
+                nnx.RNN(nnx.GRUCell(features, width, rngs=rngs)),
+                rngs=rngs,
+            )
+            self.features = 2 * width
+        else:
+            self.mix = nnx.Sequential(
+                nnx.Linear(features, width, rngs=rngs),
+                PositionBias(length, width, rngs=rngs),
+                Block(width, rngs=rngs),
+                nnx.LayerNorm(width, rngs=rngs),
+            )
+            self.features = width
+
+    def __call__(self, xs: tuple[jax.Array, ...]) -> jax.Array:
+        tokens, extras = self.layout.split(xs)
+        if tokens is None:
+            batch = xs[0].shape[0]
+            e = jnp.broadcast_to(self.start[...], (batch, *self.start.shape))
+        else:
+            e = jnp.einsum("blv,ve->ble", tokens, self.table.embedding[...])
+        return self.mix(attach(e, extras))
+
+
+class TextEncoder(Net):
+    """Read the tokens (``Reader``), average over positions, dense heads to vector outputs."""
+
+    expects = f"a Tokens[v, l] input plus optional conditioning inputs -> {VECTORS}"
+
+    @classmethod
+    def accepts(cls, inputs: Wires, outputs: Wires) -> bool:
+        return reads_into_vectors(is_tokens, inputs, outputs)
+
+    def __init__(self, inputs: Wires, outputs: Wires, *, rngs: nnx.Rngs, embed: int = 64,
+                 width: int = 128, cell: Cell = "gru") -> None:
+        length = next(filter(is_tokens, inputs)).value_shape[0]
+        self.reader = Reader(inputs, length, embed=embed, width=width, cell=cell, rngs=rngs)
+        self.heads = Heads(self.reader.features, outputs, rngs=rngs)
+
+    def __call__(self, *xs: jax.Array) -> tuple[jax.Array, ...]:
+        return self.heads(self.reader(xs).mean(axis=1))
+
+
+def _same_length(tokens: WireType, output: WireType) -> bool:
+    return tokens.value_shape[0] == output.value_shape[0]
+
+
+class TextDecoder(Net):
+    """Read the inputs (``Reader``) and give vocabulary logits at each output position.
+
+    With a ``Tokens`` input it rewrites that sentence position by position (the
+    output has its length); without one it writes a sentence from the other
+    inputs alone, e.g. a VAE's latent vector.
+    """
+
+    expects = ("one or more inputs, of which the first Tokens input (if any) has the output's "
+               "length, plus conditioning -> one Tokens[v, l] output")
+
+    @classmethod
+    def accepts(cls, inputs: Wires, outputs: Wires) -> bool:
+        if not inputs or len(outputs) != 1 or not is_tokens(outputs[0]):
+            return False
+        tokens = next(filter(is_tokens, inputs), None)
+        return tokens is None or _same_length(tokens, outputs[0])
+
+    def __init__(self, inputs: Wires, outputs: Wires, *, rngs: nnx.Rngs, embed: int = 64,
+                 width: int = 128, cell: Cell = "gru") -> None:
+        length, vocab = outputs[0].value_shape
+        self.reader = Reader(inputs, length, embed=embed, width=width, cell=cell, rngs=rngs)
+        self.logits = nnx.Linear(self.reader.features, vocab, rngs=rngs)
+
+    def __call__(self, *xs: jax.Array) -> tuple[jax.Array, ...]:
+        return (self.logits(self.reader(xs)),)
+
+
+class TextEditor(TextDecoder):
+    """``TextDecoder`` that must rewrite a given sentence: it insists on a ``Tokens`` input."""
+
+    expects = ("a Tokens[v, l] input plus optional conditioning inputs -> "
+               "one Tokens[v', l] output of the same length")
+
+    @classmethod
+    def accepts(cls, inputs: Wires, outputs: Wires) -> bool:
+        return any(map(is_tokens, inputs)) and super().accepts(inputs, outputs)

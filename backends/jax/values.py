@@ -1,0 +1,149 @@
+"""A wire's value in the JAX backend: the array that flows, and the logits it came from.
+
+Every wire carries a batch: a leading axis ``B`` followed by the wire type's
+``value_shape``.  ``Class``, ``Binary`` and ``Tokens`` wires carry probabilities
+(so that any box can consume them), but when a learner produced them the value
+also keeps its logits, because divergences computed from logits stay finite
+where ``log(softmax(x))`` would underflow.
+
+Shapes and kinds are static under ``jax.jit``, so every check here runs while
+tracing and fails the same way eagerly and under jit.  All the messages the
+JAX value layer (values, divergences, builtins) raises are composed in the
+"Errors" section below, so their wording stays consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+
+from taskdsl.types import WireType
+
+# Kinds whose last axis is a categorical distribution (one-hot for data, softmax for learners).
+CATEGORICAL_KINDS = frozenset({"Class", "Tokens"})
+
+
+# ---------------------------------------------------------------------------
+# Errors: every message of values.py, divergences.py and builtins.py is built here.
+
+
+class WireValueError(ValueError):
+    """An array does not fit the wire it is put on, or an operation does not fit its kind.
+
+    A ``ValueError`` because the *value* is wrong, not the call: the lowering
+    passes what the diagram produced, and the message says what the wire wanted.
+    """
+
+
+def _batched(shape: tuple[int, ...]) -> str:
+    return "(batch, " + ", ".join(str(d) for d in shape) + ")" if shape else "(batch,)"
+
+
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(f"`{n}`" for n in sorted(names))
+
+
+def wrong_shape(what: str, wire_type: WireType, expected: tuple[int, ...],
+                found: tuple[int, ...]) -> WireValueError:
+    """A value's array has the wrong shape for its wire."""
+    return WireValueError(
+        f"{what} for a {wire_type.described()} wire must have shape {_batched(expected)}, "
+        f"got {found}"
+    )
+
+
+def sides_differ(name: str, what: str, lhs: object, rhs: object) -> WireValueError:
+    """The two sides of a divergence do not carry comparable values."""
+    return WireValueError(
+        f"divergence `{name}` compares values of different {what}: lhs {lhs}, rhs {rhs}"
+    )
+
+
+def wrong_kind(role: str, name: str, kind: str, allowed: Iterable[str],
+               side: str = "") -> WireValueError:
+    """A divergence or builtin meets a kind of wire it is not defined for."""
+    wires = f"{side} wires" if side else "wires"
+    return WireValueError(
+        f"{role} `{name}` is not defined for {kind} {wires}; it works on {_listed(allowed)}"
+    )
+
+
+def unknown_name(role: str, name: str, known: Iterable[str]) -> ValueError:
+    """A divergence or builtin looked up by a name that does not exist."""
+    return ValueError(f"unknown {role} `{name}`; known: {_listed(known)}")
+
+
+def bad_call(name: str, problem: str) -> TypeError:
+    """The lowering called a builtin against its contract (a bug in the caller)."""
+    return TypeError(f"builtin `{name}` {problem}")
+
+
+def bad_class_index(wire_type: WireType, index: object) -> WireValueError:
+    """A constant on a categorical wire that is not one of its classes."""
+    return WireValueError(
+        f"a constant on a {wire_type.described()} wire is a class index in "
+        f"0..{wire_type.value_shape[-1] - 1}, got {index!r}"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Values
+
+
+def check_shape(array: jax.Array, expected: tuple[int, ...], wire_type: WireType,
+                what: str) -> None:
+    """Raise ``WireValueError`` unless ``array`` is a batch of ``expected``-shaped examples."""
+    if array.ndim != len(expected) + 1 or tuple(array.shape[1:]) != expected:
+        raise wrong_shape(what, wire_type, expected, tuple(array.shape))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Value:
+    """The batch on one wire: ``array`` flows into the next box, ``logits`` feed divergences.
+
+    ``wire_type`` is static pytree metadata (hashable, and shapes are static
+    anyway), so a jitted function taking ``Value``s retraces per wire type and
+    can check shapes and kinds while tracing.  Build values with
+    ``from_learner`` or ``from_data``, which check the shape against the wire.
+    """
+
+    array: jax.Array
+    wire_type: WireType = field(metadata={"static": True})
+    logits: jax.Array | None = None
+
+    @classmethod
+    def from_learner(cls, output: jax.Array, wire_type: WireType) -> Value:
+        """A learner's raw output: logits for Class/Tokens (softmax) and Binary (sigmoid).
+
+        The logits are kept next to the probabilities; Real and Gaussian outputs
+        are the value itself.
+        """
+        output = jnp.asarray(output)
+        check_shape(output, wire_type.value_shape, wire_type, "a learner's output")
+        if wire_type.kind in CATEGORICAL_KINDS:
+            return cls(jax.nn.softmax(output, axis=-1), wire_type, output)
+        if wire_type.kind == "Binary":
+            return cls(jax.nn.sigmoid(output), wire_type, output)
+        return cls(output, wire_type)
+
+    @classmethod
+    def from_data(cls, data: jax.Array, wire_type: WireType) -> Value:
+        """An array from a data set or a fixed box, as float32 on the wire.
+
+        Integer arrays on Class/Tokens wires are class indices (``(B,)`` or token
+        ids ``(B, l)``) and become one-hot; out-of-range indices become all-zero
+        rows (``jax.nn.one_hot``), since values cannot be checked under jit.
+        Everything else (0/1 bits, images, distributions) is cast to float32.
+        """
+        data = jnp.asarray(data)
+        if wire_type.kind in CATEGORICAL_KINDS and jnp.issubdtype(data.dtype, jnp.integer):
+            *index_shape, classes = wire_type.value_shape
+            check_shape(data, tuple(index_shape), wire_type, "class indices")
+            data = jax.nn.one_hot(data, classes)
+        data = data.astype(jnp.float32)
+        check_shape(data, wire_type.value_shape, wire_type, "data")
+        return cls(data, wire_type)

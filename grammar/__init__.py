@@ -1,0 +1,1 @@
+"""The .task grammar, shipped as package data (task.lark)."""

@@ -1,0 +1,1 @@
+"""The standard library of patterns, shipped as package data (*.task)."""

@@ -1,0 +1,4 @@
+from taskdsl.cli import main
+import sys
+
+sys.exit(main())

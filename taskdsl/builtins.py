@@ -1,0 +1,128 @@
+"""The fixed boxes every program has, and the tables the checker types them by.
+
+Builtins are generic (``add`` works on any ``Real`` shape), so each has a
+typing rule from its input types (and static parameters) to its output types.
+Backends implement the same names; :data:`BUILTINS` is the list they must
+cover.  The divergence and distribution tables live here too, for the same
+reason: the checker and every backend read one copy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from taskdsl.types import WireType
+
+
+class BuiltinTypeError(Exception):
+    """A builtin applied to wires it does not accept; the message says what it wanted."""
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    arity: int
+    doc: str
+    rule: Callable[[tuple[WireType, ...], tuple[object, ...]], tuple[WireType, ...]]
+    n_params: int = 0  # static parameters in brackets, e.g. scale[0.5]
+    random: bool = False  # needs a PRNG key
+
+
+def _real(t: WireType, name: str) -> None:
+    if t.kind != "Real":
+        raise BuiltinTypeError(f"`{name}` takes Real wires, found `{t.described()}`")
+
+
+def _same_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    a, b = types
+    _real(a, "this builtin")
+    if a != b:
+        raise BuiltinTypeError(
+            f"both inputs must have the same type, found `{a.described()}` and `{b.described()}`"
+        )
+    return (a,)
+
+
+def _unary_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    _real(types[0], "this builtin")
+    return (types[0],)
+
+
+def _scale(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    if not isinstance(params[0], int | float):
+        raise BuiltinTypeError("`scale[k]` takes a number k")
+    return _unary_real(types, params)
+
+
+def _concat(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    a, b = types
+    _real(a, "concat")
+    _real(b, "concat")
+    if a.shape[:-1] != b.shape[:-1]:
+        raise BuiltinTypeError(
+            f"`concat` joins along the last axis; the other axes differ: "
+            f"`{a.described()}` and `{b.described()}`"
+        )
+    last = a.shape[-1] + b.shape[-1] if a.is_concrete and b.is_concrete else f"{a.shape[-1]}+{b.shape[-1]}"
+    return (WireType("Real", (*a.shape[:-1], last)),)
+
+
+def _flatten(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    (a,) = types
+    _real(a, "flatten")
+    size = math.prod(a.shape) if a.is_concrete else "*".join(map(str, a.shape))
+    return (WireType("Real", (size,)),)
+
+
+def _sample(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    (a,) = types
+    if a.kind != "Gaussian":
+        raise BuiltinTypeError(f"`sample` takes a Gaussian wire, found `{a.described()}`")
+    return (WireType("Real", a.shape),)
+
+
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("add", 2, "elementwise sum of two Real wires", _same_real),
+        Builtin("sub", 2, "elementwise difference", _same_real),
+        Builtin("mul", 2, "elementwise product", _same_real),
+        Builtin("neg", 1, "elementwise negation", _unary_real),
+        Builtin("scale", 1, "multiply by a constant: scale[0.5](x)", _scale, n_params=1),
+        Builtin("concat", 2, "join two Real wires along the last axis", _concat),
+        Builtin("flatten", 1, "a Real wire as one flat vector", _flatten),
+        Builtin(
+            "sample", 1, "draw from a Gaussian wire (reparameterised)", _sample, random=True
+        ),
+    )
+}
+
+# Structural boxes of point-free form: they only rewire.
+STRUCTURAL = ("id", "copy", "discard", "swap")
+
+# Which divergences compare which kinds of wire; the first is the default.
+DIVERGENCES: dict[str, tuple[str, ...]] = {
+    "Real": ("mse", "l1", "huber"),
+    "Class": ("ce", "kl", "mse"),
+    "Binary": ("bce", "mse", "l1"),
+    "Gaussian": ("kl",),
+    "Tokens": ("ce",),
+}
+ALL_DIVERGENCES = tuple(dict.fromkeys(d for ds in DIVERGENCES.values() for d in ds))
+
+# Which distributions a random source of each kind may be drawn from.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "Real": ("normal", "uniform"),
+    "Class": ("uniform",),
+    "Binary": ("uniform",),
+    "Gaussian": (),
+    "Tokens": ("uniform",),
+}
+
+
+def default_divergence(t: WireType) -> str | None:
+    """The divergence an equation uses on a wire of type ``t`` when it names none."""
+    choices = DIVERGENCES.get(t.kind)
+    return choices[0] if choices else None

@@ -1,0 +1,1 @@
+"""The `taskdsl` subcommands, one module each; each exposes `register(subparsers)`."""

@@ -1,0 +1,25 @@
+"""``taskdsl explain FILE [--latex]``: the symbol table and each task's loss formula."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from taskdsl.explain import explain
+from taskdsl.loader import check_file
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("explain", help="print boxes and loss formulas")
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--latex", action="store_true", help="formulas in LaTeX")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = check_file(args.file)
+    if not result.ok:
+        print(result.render(), file=sys.stderr)
+        return 1
+    print(explain(result.program, latex=args.latex))
+    return 0

@@ -1,0 +1,220 @@
+"""The IR: typed open diagrams, equations between them, and objectives.
+
+This is the one structure that everything after the checker reads: the
+renderer, ``explain``, and every backend.  It is immutable, and knows nothing of
+the syntax it came from except source spans (kept for messages, excluded from
+equality, so the same program written twice gives equal IR).
+
+An equation's two sides are closed diagrams numbered from one equation-wide
+pool of box and wire ids: a box that appears on both sides (a draw from a
+source, or a shared ``let``) has the *same* id on both, and means the same
+sample.  Copies and discards are explicit boxes, local to each side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from taskdsl.source import Span
+from taskdsl.syntax import NOWHERE
+from taskdsl.types import Signature, WireType
+
+
+class BoxKind(StrEnum):
+    LEARNER = "learner"
+    FIXED = "fixed"  # a declared fixed box, implemented by `impl` (e.g. a loaded model)
+    BUILTIN = "builtin"  # add, concat, sample, ...
+    DATA = "data"
+    RANDOM = "random"
+    CONST = "const"
+    COPY = "copy"
+    DISCARD = "discard"
+
+    @property
+    def is_source(self) -> bool:
+        return self in (BoxKind.DATA, BoxKind.RANDOM, BoxKind.CONST)
+
+
+@dataclass(frozen=True)
+class Wire:
+    id: int
+    type: WireType
+    name: str | None = None  # the variable a user bound it to, if any
+
+
+@dataclass(frozen=True)
+class Box:
+    """One box of a diagram.
+
+    ``params`` holds static arguments: a builtin's (``scale[0.5]``), a random
+    source's distribution, a constant's value.  ``group`` is the path of
+    ``def``/``refine`` names the box was inlined from, outermost first.
+    """
+
+    id: int
+    kind: BoxKind
+    name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    params: tuple[Any, ...] = ()
+    group: tuple[str, ...] = ()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """An open diagram: boxes in an order where producers precede consumers."""
+
+    boxes: tuple[Box, ...]
+    wires: Mapping[int, Wire]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def input_types(self) -> tuple[WireType, ...]:
+        return tuple(self.wires[w].type for w in self.inputs)
+
+    @property
+    def output_types(self) -> tuple[WireType, ...]:
+        return tuple(self.wires[w].type for w in self.outputs)
+
+    @property
+    def signature(self) -> Signature:
+        return Signature(self.input_types, self.output_types)
+
+    @cached_property
+    def producers(self) -> dict[int, Box]:
+        return {w: box for box in self.boxes for w in box.outputs}
+
+    def learners(self) -> tuple[str, ...]:
+        """The learners in this diagram, in first-appearance order."""
+        return tuple(dict.fromkeys(b.name for b in self.boxes if b.kind is BoxKind.LEARNER))
+
+    def _repr_svg_(self) -> str:
+        from taskdsl.render import diagram_svg
+
+        return diagram_svg(self)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One ``<-``: an independent batch from a source, bound to variable names."""
+
+    box: int
+    source: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Equation:
+    """An atomic task: ``lhs = rhs``, training ``trains`` under ``divergences``.
+
+    ``divergences`` has one name per output wire; their sum compares the sides.
+    """
+
+    name: str
+    lhs: Diagram
+    rhs: Diagram
+    trains: tuple[str, ...]
+    divergences: tuple[str, ...]
+    draws: tuple[Draw, ...]
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+    def learners(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.lhs.learners() + self.rhs.learners()))
+
+    def _repr_svg_(self) -> str:
+        from taskdsl.render import equation_svg
+
+        return equation_svg(self)
+
+
+@dataclass(frozen=True)
+class Term:
+    weight: float
+    equation: Equation
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A compound task: a weighted sum of equations (nested objectives flattened)."""
+
+    name: str
+    terms: tuple[Term, ...]
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+    def learners(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n for t in self.terms for n in t.equation.learners()))
+
+    def _repr_svg_(self) -> str:
+        from taskdsl.render import objective_svg
+
+        return objective_svg(self)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A declared box: a learner, fixed box, or source, with its signature."""
+
+    name: str
+    kind: BoxKind
+    signature: Signature
+    params: tuple[Any, ...] = ()  # (distribution,) for random sources, (value,) for constants
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A configuration value that names a constructor: ``nets.cnn(width = 32)``."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Name:
+    """A bare name used as a configuration value (``optimizer adam``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """A ``train`` block: data bindings and settings for one objective."""
+
+    objective: str
+    data: Mapping[str, Any]
+    settings: Mapping[str, Any]
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything a file means, after imports, patterns and refinement."""
+
+    path: str
+    aliases: Mapping[str, WireType]
+    declarations: Mapping[str, Declaration]
+    defs: Mapping[str, Diagram]
+    refinements: Mapping[str, Diagram]
+    tasks: Mapping[str, Equation]
+    objectives: Mapping[str, Objective]
+    impls: Mapping[str, Any]
+    trainings: Mapping[str, TrainSpec]
+
+    def objective(self, name: str | None = None) -> Objective:
+        """An objective by name, a task as a one-term objective, or the file's last objective."""
+        if name is None:
+            if self.objectives:
+                return list(self.objectives.values())[-1]
+            name = next(iter(self.tasks))
+        if name in self.objectives:
+            return self.objectives[name]
+        equation = self.tasks[name]
+        return Objective(name, (Term(1.0, equation),), equation.span)

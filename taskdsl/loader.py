@@ -1,0 +1,156 @@
+"""Loading files: reading, imports (with cycle detection) and the public entry points.
+
+``import NAME from stdlib`` reads ``stdlib/NAME.task`` shipped in the package;
+``import NAME from "folder"`` reads ``folder/NAME.task`` relative to the
+importing file; ``import NAME`` reads ``NAME.task`` beside it.  Every
+top-level name of an imported file becomes visible in the importer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from taskdsl import syntax as ast
+from taskdsl.diagnostics import Diagnostic, Diagnostics, TaskError
+from taskdsl.elaborate import ModuleElaborator
+from taskdsl.ir import Program
+from taskdsl.parser import parse
+from taskdsl.scope import Scope
+from taskdsl.source import Source
+
+
+def stdlib_dir() -> Path:
+    return Path(str(resources.files("taskdsl.stdlib")))
+
+
+def stdlib_names() -> list[str]:
+    return sorted(p.stem for p in stdlib_dir().glob("*.task"))
+
+
+@dataclass
+class Result:
+    """What checking a file found: its program (even with errors) and every diagnostic."""
+
+    program: Program
+    diagnostics: list[Diagnostic]
+    sources: dict[str, Source]
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def render(self) -> str:
+        return "\n\n".join(d.render(self.sources) for d in self.diagnostics)
+
+
+@dataclass
+class Loader:
+    """Loads a file and its imports once each, sharing one diagnostics list."""
+
+    diags: Diagnostics = field(default_factory=Diagnostics)
+    sources: dict[str, Source] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    stack: list[str] = field(default_factory=list)
+
+    def load_text(self, text: str, path: str) -> tuple[Program, Scope]:
+        self.sources[path] = Source(path, text)
+        module = parse(text, path, self.diags)
+        self.stack.append(path)
+        try:
+            scope = Scope()
+            for node in module.statements:
+                if isinstance(node, ast.Import):
+                    self._import(node, path, scope)
+            elaborator = ModuleElaborator(path, self.diags)
+            elaborator.run(module, scope)
+        finally:
+            self.stack.pop()
+        self.scopes[path] = scope
+        return elaborator.program(scope), scope
+
+    def _import(self, node: ast.Import, importer: str, scope: Scope) -> None:
+        if node.module == "stdlib" and not node.module_is_path:
+            target = stdlib_dir() / f"{node.name}.task"
+        else:
+            folder = Path(importer).parent
+            if node.module is not None:
+                folder = folder / node.module
+            target = folder / f"{node.name}.task"
+        key = _display(target)
+        if key in self.stack:
+            cycle = " -> ".join([*self.stack[self.stack.index(key):], key])
+            self.diags.error("import-cycle", node.span, cycle=cycle)
+            return
+        if key not in self.scopes:
+            try:
+                text = target.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                self.diags.error("import-missing", node.span, name=node.name, looked=key,
+                                 available=", ".join(stdlib_names()))
+                return
+            except (OSError, UnicodeDecodeError) as error:
+                self.diags.error("import-unreadable", node.span, path=key, reason=str(error))
+                return
+            self.load_text(text, key)
+        imported = self.scopes[key]
+        for name, span in imported.first_seen.items():
+            if name in scope.first_seen:
+                self.diags.error("duplicate", node.span, name=name, first=str(scope.first_seen[name]))
+            scope.first_seen[name] = span
+        scope.aliases.update(imported.aliases)
+        scope.boxes.update(imported.boxes)
+        scope.templates.update(imported.templates)
+        scope.defs.update(imported.defs)
+        scope.refines.update(imported.refines)
+        scope.patterns.update(imported.patterns)
+        scope.tasks.update(imported.tasks)
+        scope.objectives.update(imported.objectives)
+
+
+def _display(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when inside it."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
+
+
+def check_text(text: str, path: str = "<input>") -> Result:
+    """Parse, elaborate and check ``text``; never raises on bad input."""
+    loader = Loader()
+    program, _ = loader.load_text(text, path)
+    return Result(program, list(loader.diags), loader.sources)
+
+
+def check_file(path: str | Path) -> Result:
+    """Read and check a file; an unreadable file is a diagnostic, not an exception."""
+    shown = _display(Path(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        diags = Diagnostics()
+        diags.error("import-unreadable", None, path=shown, reason=_reason(error))
+        empty = check_text("", shown)
+        return Result(empty.program, list(diags), {})
+    return check_text(text, shown)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "it is a folder"
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return getattr(error, "strerror", None) or str(error)
+
+
+def load(path: str | Path) -> Program:
+    """The program in ``path``; raises :class:`TaskError` with every diagnostic if it has errors."""
+    result = check_file(path)
+    if not result.ok:
+        raise TaskError([d for d in result.diagnostics if d.severity == "error"], result.sources)
+    return result.program

@@ -1,0 +1,246 @@
+"""Every diagnostic's wording, in one place.
+
+A message is looked up by its code and filled in from the details the checker
+passes.  Keeping the words here lets the tests, the docs and the code agree on
+what each error says, and lets a wording change happen once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskdsl.diagnostics import Diagnostic
+    from taskdsl.source import Span
+
+
+@dataclass(frozen=True)
+class Template:
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    help: str | None = None
+
+
+TEMPLATES: dict[str, Template] = {
+    # ----------------------------------------------------------- syntax
+    "syntax": Template("{message}", "{expected}", "{found}", "{help}"),
+    "bad-character": Template("unexpected character `{char}`", help="{help}"),
+    "bad-indent": Template(
+        "this line's indentation matches no enclosing block",
+        help="indent a block's lines by the same amount (the formatter uses 4 spaces)",
+    ),
+    "bad-dimension": Template(
+        "a dimension must be a positive whole number or a dimension variable",
+        found="{value}",
+    ),
+    "bad-target": Template(
+        "only names (or `_`) can be bound here", found="{found}",
+        help="write `x, y <- source` or `let h = f(x)`",
+    ),
+    "underscore-use": Template(
+        "`_` discards a wire; it cannot be used as a value",
+        help="bind the wire to a name to use it",
+    ),
+    # ------------------------------------------------------------ names
+    "undefined": Template("undefined {what} `{name}`", help="{help}"),
+    "duplicate": Template(
+        "`{name}` is defined twice", help="the first definition is at {first}; rename one of them"
+    ),
+    "wrong-kind": Template(
+        "`{name}` is a {actual}, not a {wanted}", expected="{wanted}", found="{actual} `{name}`"
+    ),
+    "import-missing": Template(
+        "cannot import `{name}`: no file {looked}",
+        help="the standard library has: {available}",
+    ),
+    "import-cycle": Template("import cycle: {cycle}", help="move the shared definitions to a third file"),
+    "import-unreadable": Template("cannot read `{path}`: {reason}"),
+    # ------------------------------------------------------------ types
+    "unknown-type": Template(
+        "unknown type `{name}`",
+        expected="one of Real[..], Class[n], Binary[n], Gaussian[..], Tokens[v, l] or an alias",
+        help="{help}",
+    ),
+    "type-dims": Template(
+        "`{kind}` takes {wanted} dimension(s), found {count}", expected="{example}"
+    ),
+    "alias-dims": Template(
+        "`{name}` is an alias and takes no dimensions", help="write `{name}` alone"
+    ),
+    "bad-distribution": Template(
+        "a random source of type `{type}` cannot be drawn `~ {dist}`",
+        expected="one of: {allowed}",
+        found="~ {dist}",
+    ),
+    "source-no-distribution": Template(
+        "random source `{name}` needs a distribution", help="write `~ uniform` or `~ normal`"
+    ),
+    "misplaced-distribution": Template(
+        "only a random source takes `~ distribution`; `{name}` is a {kind}"
+    ),
+    "const-value": Template(
+        "constant `{name}` needs a value", help="write `const {name} : -> T = 0`"
+    ),
+    "misplaced-value": Template("only a `const` takes `= value`; `{name}` is a {kind}"),
+    "source-inputs": Template(
+        "a {kind} has no inputs, but `{name}` declares {count}", help="write `{kind} {name} : -> ...`"
+    ),
+    "box-no-outputs": Template("box `{name}` must have at least one output"),
+    "open-tail": Template("`...` is only allowed for a source parameter of a pattern"),
+    # --------------------------------------------------------- diagrams
+    "arity": Template(
+        "`{name}` takes {wanted} input(s), but {count} {were} given",
+        expected="{name} : {signature}",
+        found="{count} argument(s)",
+    ),
+    "type-mismatch": Template(
+        "wire type mismatch: {where}",
+        expected="{expected}",
+        found="{found}",
+        help="{help}",
+    ),
+    "multi-output": Template(
+        "`{name}` has {count} outputs; it can only stand alone on an equation side or in `let`",
+        help="write `let {names} = {name}(...)` and use the wires by name",
+    ),
+    "seq-mismatch": Template(
+        "`>>` joins {left_count} output(s) to {right_count} input(s)",
+        expected="{right}",
+        found="{left}",
+        help="{help}",
+    ),
+    "seq-reuse": Template(
+        "`>>` would use the output of its left side twice",
+        expected="{right}",
+        found="{left}",
+        help="copies are explicit in point-free form: `... >> copy[{type}] >> ...`",
+    ),
+    "unconnected-input": Template(
+        "the input(s) of `{name}` are not connected to anything ({signature})",
+        help="apply it to wires: `{name}(...)`",
+    ),
+    "generic-builtin": Template(
+        "builtin `{name}` is generic; in point-free form give its wire type",
+        help="write `{name}[T]`, e.g. `{name}[Real[32]]`",
+    ),
+    "box-args": Template("`{name}` takes {wanted}", found="{found}"),
+    "def-param-type": Template(
+        "parameter `{name}` of `{def_name}` needs a type", help="write `{name}: T`"
+    ),
+    "recursive-def": Template("`{name}` is defined in terms of itself: {cycle}"),
+    "target-count": Template(
+        "{count} name(s) bound to {wires} wire(s)", expected="{wires} name(s)", found="{count}"
+    ),
+    "source-in-expr": Template(
+        "source `{name}` can only be drawn with `<-`",
+        help="write `x <- {name}` and use `x`",
+    ),
+    # ------------------------------------------------------------ tasks
+    "side-types": Template(
+        "the two sides of the equation have different output types",
+        expected="{rhs} (right side)",
+        found="{lhs} (left side)",
+    ),
+    "no-equation": Template(
+        "task `{name}` has no equation", help="add a line `lhs = rhs`"
+    ),
+    "two-equations": Template(
+        "task `{name}` has more than one equation",
+        help="an atomic task is one equation; split it into two tasks and sum them in an objective",
+    ),
+    "trains-absent": Template(
+        "`trains` names `{name}`, which does not occur in this equation",
+        expected="one of: {present}",
+        found="{name}",
+        help="{help}",
+    ),
+    "trains-not-learner": Template(
+        "`trains` names `{name}`, a {kind}; only learners are trained"
+    ),
+    "vacuous": Template(
+        "task `{name}` is vacuous: no learner occurs in its equation",
+        help="a task constrains learners; use one on either side",
+    ),
+    "discarded-learner": Template(
+        "the output of learner `{name}` is discarded: it reaches neither side",
+        help="use the wire, or drop the application",
+    ),
+    "repeated-clause": Template("`{clause}` is given twice for this task"),
+    "unknown-divergence": Template(
+        "unknown divergence `{name}`", expected="one of: {allowed}", help="{help}"
+    ),
+    "divergence-type": Template(
+        "divergence `{name}` does not compare wires of type `{type}`",
+        expected="one of: {allowed}",
+        found="{name}",
+    ),
+    "objective-cycle": Template("objective `{name}` contains itself: {cycle}"),
+    "objective-weight": Template("weights must be positive", found="{weight}"),
+    # -------------------------------------------------------- refinement
+    "refine-not-learner": Template("only a learner can be refined; `{name}` is a {kind}"),
+    "refine-type": Template(
+        "refinement of `{name}` does not have the learner's type",
+        expected="{expected}",
+        found="{found}",
+    ),
+    "refine-params": Template(
+        "refinement of `{name}` binds {count} input(s), but `{name}` takes {wanted}",
+        expected="{signature}",
+    ),
+    # ---------------------------------------------------------- patterns
+    "pattern-arg-unknown": Template(
+        "pattern `{pattern}` has no parameter `{name}`", expected="one of: {params}", help="{help}"
+    ),
+    "pattern-arg-missing": Template(
+        "pattern `{pattern}` needs a value for `{name}`", help="add `{name} = ...`"
+    ),
+    "pattern-arg-type": Template(
+        "pattern `{pattern}` instantiated with wrong types: `{name} = {value}`",
+        expected="{expected}",
+        found="{found}",
+    ),
+    "pattern-param-sig": Template(
+        "parameter `{name}` of pattern `{pattern}` has no signature",
+        help="add a line `{name} : A -> B` to the pattern's body",
+    ),
+    "pattern-type-kind": Template(
+        "a pattern's type parameter is `type` or `dim`, found `{kind}`"
+    ),
+    # ------------------------------------------------ implementation
+    "impl-unknown": Template("`impl` for `{name}`, which is not a learner or fixed box", help="{help}"),
+    "impl-refined": Template(
+        "`{name}` is refined into a diagram, so it has no implementation of its own",
+        help="give `impl` lines for the learners of its refinement: {inner}",
+    ),
+    "train-unknown": Template("`train` block for `{name}`, which is not a task or objective", help="{help}"),
+    "train-data": Template("`data {name}` binds something that is not a data source", help="{help}"),
+}
+
+
+def diagnostic(code: str, span: Span | None, severity: str, details: dict[str, object]) -> Diagnostic:
+    """Fill in the template for ``code``; a detail left out leaves its line out."""
+    from taskdsl.diagnostics import Diagnostic
+
+    template = TEMPLATES[code]
+    details = {k: v for k, v in details.items() if v is not None}
+
+    def fill(text: str | None) -> str | None:
+        if text is None:
+            return None
+        try:
+            filled = text.format(**details)
+        except KeyError:
+            return None
+        return filled or None
+
+    return Diagnostic(
+        code=code,
+        message=fill(template.message) or code,
+        span=span,
+        severity=severity,
+        expected=fill(template.expected),
+        found=fill(template.found),
+        help=fill(template.help),
+    )

@@ -1,0 +1,504 @@
+"""Parsing .task text into a syntax tree, with errors in the language's terms.
+
+The grammar (``grammar/task.lark``) is LALR(1) and indentation-sensitive.  A
+syntax error is translated from Lark's token names into words a user knows
+("expected `=` between the two sides of an equation"), and the parser then
+recovers at the next top-level statement, so every broken statement in a file
+is reported and the intact ones still reach the checker.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+)
+from lark.indenter import Indenter
+
+from taskdsl import syntax as ast
+from taskdsl.diagnostics import Diagnostics
+from taskdsl.source import Span
+
+# How each terminal reads in a message.
+TOKEN_WORDS: dict[str, str] = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "BOOL": "`true` or `false`",
+    "_NL": "the end of the line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "the end of the block",
+    "$END": "the end of the file",
+    "ARROW": "`->`",
+    "DRAW": "`<-`",
+    "THEN": "`>>`",
+    "TENSOR": "`@`",
+    "ELLIPSIS": "`...`",
+    "EQUAL": "`=`",
+    "COLON": "`:`",
+    "COMMA": "`,`",
+    "DOT": "`.`",
+    "PLUS": "`+`",
+    "STAR": "`*`",
+    "TILDE": "`~`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+}
+KEYWORDS = (
+    "import from type learner fixed data random const def refine task let trains by "
+    "objective pattern use as impl train"
+).split()
+TOKEN_WORDS.update({k.upper(): f"`{k}`" for k in KEYWORDS})
+
+TOP_LEVEL = re.compile(r"^(?![ \t#\r\n])", re.MULTILINE)
+
+
+class TaskIndenter(Indenter):
+    """Python-style blocks: ``_INDENT``/``_DEDENT`` from leading white space."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]  # noqa: RUF012  (Lark reads these as class attributes)
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]  # noqa: RUF012
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+@cache
+def _lark() -> Lark:
+    grammar = resources.files("taskdsl.grammar").joinpath("task.lark").read_text()
+    return Lark(
+        grammar,
+        parser="lalr",
+        postlex=TaskIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def parse(text: str, path: str = "<input>", diagnostics: Diagnostics | None = None) -> ast.Module:
+    """Parse a whole file.  Syntax errors go to ``diagnostics``; never raises on bad input.
+
+    Without a ``diagnostics`` list, a syntax error raises :class:`SyntaxErrors`.
+    """
+    sink = diagnostics if diagnostics is not None else Diagnostics()
+    comments = tuple(_comments(text))
+    source = text if text.endswith("\n") else text + "\n"
+    try:
+        statements = _parse_chunk(source, path)
+    except (LarkError, _IndentError):
+        statements = _parse_recovering(source, path, sink)
+    if diagnostics is None and sink.errors:
+        raise SyntaxErrors(sink)
+    return ast.Module(path, tuple(statements), comments)
+
+
+class SyntaxErrors(Exception):
+    def __init__(self, diagnostics: Diagnostics):
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(d.message for d in diagnostics))
+
+
+class _IndentError(Exception):
+    pass
+
+
+def _parse_chunk(text: str, path: str) -> list[ast.Statement]:
+    try:
+        tree = _lark().parse(text)
+    except Exception as error:
+        # Lark's Indenter raises a bare DedentError on inconsistent indentation.
+        if type(error).__name__ == "DedentError":
+            raise _IndentError(str(error)) from error
+        raise
+    return _ToAst(path).transform(tree)
+
+
+def _parse_recovering(text: str, path: str, sink: Diagnostics) -> list[ast.Statement]:
+    """Parse each top-level statement on its own, so one error hides no other."""
+    starts = [m.start() for m in TOP_LEVEL.finditer(text) if m.start() < len(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    statements: list[ast.Statement] = []
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        chunk = text[begin:end]
+        if not chunk.strip():
+            continue
+        padded = "\n" * text.count("\n", 0, begin) + chunk
+        try:
+            statements.extend(_parse_chunk(padded, path))
+        except UnexpectedInput as error:
+            _report(error, padded, path, sink)
+        except _IndentError:
+            line = _bad_indent_line(padded)
+            sink.error("bad-indent", Span(path, line, 1, line, 2))
+        except LarkError as error:  # pragma: no cover - Lark's other internal errors
+            sink.error("syntax", Span(path, 1, 1, 1, 2), message=str(error).splitlines()[0])
+    return statements
+
+
+def _bad_indent_line(text: str) -> int:
+    """The first line whose indentation is deeper than a block's but opens none."""
+    stack = [0]
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip(" \t")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        if indent > stack[-1]:
+            stack.append(indent)
+        else:
+            while indent < stack[-1]:
+                stack.pop()
+            if indent != stack[-1]:
+                return number
+    return 1
+
+
+# ------------------------------------------------------------ error words
+def _report(error: UnexpectedInput, text: str, path: str, sink: Diagnostics) -> None:
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else "?"
+        help_text = "strings use double quotes" if char == "'" else None
+        span = Span(path, error.line, error.column, error.line, error.column + 1)
+        sink.error("bad-character", span, char=char, help=help_text)
+        return
+    token = getattr(error, "token", None)
+    expected = set(getattr(error, "expected", ()) or ())
+    if isinstance(error, UnexpectedEOF) or token is None or token.type == "$END":
+        line = max(1, text.count("\n"))
+        span = Span(path, line, 1, line, 2)
+        found = "the end of the file"
+    else:
+        span = _token_span(token, path)
+        found = _describe_token(token)
+    message, help_text = _explain(expected, token)
+    sink.error(
+        "syntax",
+        span,
+        message=message,
+        expected=_expected_words(expected),
+        found=found,
+        help=help_text or "",
+    )
+
+
+def _token_span(token: Token, path: str) -> Span:
+    line = token.line or 1
+    column = token.column or 1
+    if token.type in ("_NL", "_DEDENT", "_INDENT"):
+        return Span(path, line, column, line, column + 1)
+    width = max(1, len(str(token.value)))
+    return Span(path, line, column, token.end_line or line, (token.end_column or column + width))
+
+
+def _describe_token(token: Token) -> str:
+    if token.type in ("_NL", "_INDENT", "_DEDENT"):
+        return TOKEN_WORDS[token.type]
+    return f"`{token.value}`"
+
+
+def _expected_words(expected: set[str]) -> str:
+    words = sorted({TOKEN_WORDS.get(name, name.lower()) for name in expected})
+    return ", ".join(words) if len(words) <= 8 else ", ".join(words[:8]) + ", ..."
+
+
+def _explain(expected: set[str], token: Token | None) -> tuple[str, str | None]:
+    """The one-line message for a syntax error, in the language's terms."""
+    found = _describe_token(token) if token is not None and token.type != "$END" else "end of file"
+    if "DRAW" in expected and "EQUAL" in expected:
+        return (
+            f"expected `=` between the two sides of an equation (or `<-` to draw), found {found}",
+            "a task's lines are draws `x <- source`, `let` bindings and one equation `lhs = rhs`",
+        )
+    if expected == {"EQUAL"} or ("EQUAL" in expected and "COMMA" in expected and "LPAR" in expected):
+        return f"expected `=`, found {found}", None
+    if "ARROW" in expected and "COMMA" in expected:
+        return (
+            f"expected `->` in the signature, found {found}",
+            "a signature reads `A, B -> C`; a source has none on the left: `-> A`",
+        )
+    if expected <= {"_INDENT"}:
+        return f"expected an indented block after `:`, found {found}", "indent the block's lines"
+    if token is not None and token.type == "_INDENT":
+        return "unexpected indentation", "only the body of a block (after `:`) is indented"
+    if "COLON" in expected and "LPAR" not in expected and len(expected) <= 2:
+        return f"expected `:`, found {found}", None
+    if token is not None and token.type == "NAME" and token.value in ("learner", "task"):
+        return f"unexpected {found}", None
+    if "_NL" in expected and token is not None:
+        return f"expected the end of the line, found {found}", None
+    return f"unexpected {found}", None
+
+
+def _comments(text: str) -> list[ast.Comment]:
+    """Comments with their positions, for the formatter (the parser drops them)."""
+    out = []
+    in_string = False
+    for number, line in enumerate(text.splitlines(), 1):
+        in_string = False
+        for column, char in enumerate(line):
+            if char == '"':
+                in_string = not in_string
+            elif char == "#" and not in_string:
+                out.append(ast.Comment(number, column + 1, line[column:].rstrip()))
+                break
+    return out
+
+
+# ----------------------------------------------------------- tree to AST
+def _tokens(children: list, kind: str | None = None) -> list[Token]:
+    return [c for c in children if isinstance(c, Token) and (kind is None or c.type == kind)]
+
+
+def _nodes(children: list) -> list:
+    return [c for c in children if not isinstance(c, Token)]
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Lark's tree to :mod:`taskdsl.syntax` nodes, keeping spans."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.path, 1, 1, 1, 1)
+        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok_span(self, token: Token) -> Span:
+        return _token_span(token, self.path)
+
+    # -- small pieces
+    def start(self, meta, children):
+        return _nodes(children)
+
+    def number(self, meta, children):
+        return _number(children[0].value)
+
+    def qualified(self, meta, children):
+        return ".".join(t.value for t in _tokens(children, "NAME")), self._span(meta)
+
+    def type_expr(self, meta, children):
+        name = children[0].value
+        dims = [c.value if isinstance(c, Token) else c for c in children[1:]]
+        dims = [d for d in dims if d not in ("[", "]", ",")]
+        has_brackets = any(isinstance(c, Token) and c.type == "LSQB" for c in children)
+        return ast.TypeExpr(name, tuple(dims) if has_brackets else None, self._span(meta))
+
+    def type_list(self, meta, children):
+        return _nodes(children)
+
+    def ellipsis(self, meta, children):
+        return "..."
+
+    def signature(self, meta, children):
+        lists = [c for c in children if isinstance(c, list)]
+        arrow = next(i for i, c in enumerate(children) if isinstance(c, Token) and c.type == "ARROW")
+        inputs = next((c for c in children[:arrow] if isinstance(c, list)), [])
+        outputs = lists[-1]
+        return ast.SigExpr(tuple(inputs), tuple(outputs), "..." in children)
+
+    # -- declarations
+    def import_stmt(self, meta, children):
+        names = _tokens(children, "NAME")
+        strings = _tokens(children, "STRING")
+        if strings:
+            return ast.Import(names[0].value, _unquote(strings[0].value), True, self._span(meta))
+        module = names[1].value if len(names) > 1 else None
+        return ast.Import(names[0].value, module, False, self._span(meta))
+
+    def type_alias(self, meta, children):
+        return ast.TypeAlias(_tokens(children, "NAME")[0].value, _nodes(children)[0], self._span(meta))
+
+    def box_kind(self, meta, children):
+        return children[0].value
+
+    def distribution(self, meta, children):
+        return ("dist", _tokens(children, "NAME")[0].value)
+
+    def const_value(self, meta, children):
+        return ("value", _nodes(children)[0])
+
+    def box_decl(self, meta, children):
+        kind = children[0]
+        name = _tokens(children, "NAME")[0].value
+        sig = next(c for c in children if isinstance(c, ast.SigExpr))
+        extras = dict(c for c in children if isinstance(c, tuple))
+        return ast.BoxDecl(kind, name, sig, extras.get("dist"), extras.get("value"), self._span(meta))
+
+    # -- diagrams
+    def def_param(self, meta, children):
+        types = _nodes(children)
+        return ast.Param(children[0].value, types[0] if types else None, self._span(meta))
+
+    def def_params(self, meta, children):
+        return tuple(_nodes(children))
+
+    def _diagram_def(self, meta, children):
+        keyword = children[0].value
+        name = children[1].value
+        params = next((c for c in children if isinstance(c, tuple)), None)
+        body = next(c for c in children if isinstance(c, list))
+        return ast.DiagramDef(keyword, name, params, tuple(body), self._span(meta))
+
+    def def_stmt(self, meta, children):
+        return self._diagram_def(meta, children)
+
+    def refine_stmt(self, meta, children):
+        return self._diagram_def(meta, children)
+
+    def expr_list(self, meta, children):
+        return _nodes(children)
+
+    def args(self, meta, children):
+        return _nodes(children)
+
+    def seq(self, meta, children):
+        return ast.Seq(tuple(_nodes(children)), self._span(meta))
+
+    def par(self, meta, children):
+        return ast.Par(tuple(_nodes(children)), self._span(meta))
+
+    def call(self, meta, children):
+        nodes = _nodes(children)
+        args = nodes[1] if len(nodes) > 1 else []
+        return ast.Call(nodes[0], tuple(args), self._span(meta))
+
+    def group(self, meta, children):
+        return _nodes(children)[0]
+
+    def ref(self, meta, children):
+        name, _ = children[0]
+        args = tuple(_nodes(children[1:]))
+        return ast.Ref(name, args, self._span(meta))
+
+    # -- tasks
+    def draw(self, meta, children):
+        targets, (source, _) = _nodes(children)
+        return ast.Draw(tuple(targets), source, self._span(meta))
+
+    def let_stmt(self, meta, children):
+        targets, values = _nodes(children)
+        return ast.Let(tuple(targets), tuple(values), self._span(meta))
+
+    def trains_clause(self, meta, children):
+        refs = tuple(ast.Ref(name, (), span) for name, span in _nodes(children))
+        return ast.Trains(refs, self._span(meta))
+
+    def by_clause(self, meta, children):
+        return ast.By(_tokens(children, "NAME")[0].value, self._span(meta))
+
+    def equation(self, meta, children):
+        nodes = _nodes(children)
+        return ast.EquationStmt(tuple(nodes[0]), tuple(nodes[1]), tuple(nodes[2:]), self._span(meta))
+
+    def clause_stmt(self, meta, children):
+        return ast.ClauseStmt(tuple(_nodes(children)), self._span(meta))
+
+    def task(self, meta, children):
+        return ast.Task(children[1].value, tuple(_nodes(children)), self._span(meta))
+
+    def term(self, meta, children):
+        nodes = _nodes(children)
+        weight = nodes[0] if len(nodes) == 2 else None
+        name, span = nodes[-1]
+        return ast.Term(weight, name, self._span(meta) if weight is not None else span)
+
+    def objective(self, meta, children):
+        return ast.Objective(children[1].value, tuple(_nodes(children)), self._span(meta))
+
+    # -- patterns
+    def type_param(self, meta, children):
+        names = _tokens(children, "NAME")
+        kind = names[1].value if len(names) > 1 else "type"
+        return ast.TypeParam(names[0].value, kind, self._span(meta))
+
+    def pattern_types(self, meta, children):
+        return tuple(_nodes(children))
+
+    def param_sig(self, meta, children):
+        return ast.ParamSig(children[0].value, _nodes(children)[0], self._span(meta))
+
+    def pattern(self, meta, children):
+        name = children[1].value
+        type_params = next((c for c in children if isinstance(c, tuple)), ())
+        rpar = next(i for i, c in enumerate(children) if isinstance(c, Token) and c.type == "RPAR")
+        params = tuple(t.value for t in _tokens(children[2:rpar], "NAME"))
+        items = tuple(c for c in _nodes(children[rpar:]) if not isinstance(c, tuple))
+        return ast.Pattern(name, type_params, params, items, self._span(meta))
+
+    def use_arg(self, meta, children):
+        return ast.UseArg(children[0].value, _nodes(children)[0], self._span(meta))
+
+    def use_stmt(self, meta, children):
+        names = _tokens(children, "NAME")
+        has_alias = any(isinstance(c, Token) and c.type == "AS" for c in children)
+        alias = names[-1].value if has_alias else None
+        return ast.Use(names[0].value, tuple(_nodes(children)), alias, self._span(meta))
+
+    # -- implementation
+    def string(self, meta, children):
+        return ast.Literal(_unquote(children[0].value), self._span(meta))
+
+    def boolean(self, meta, children):
+        return ast.Literal(children[0].value == "true", self._span(meta))
+
+    def name_value(self, meta, children):
+        name, span = children[0]
+        return ast.NameValue(name, span)
+
+    def keyword_arg(self, meta, children):
+        return (children[0].value, _nodes(children)[0])
+
+    def call_value(self, meta, children):
+        (name, _), *rest = _nodes(children)
+        args = tuple(self._value(c) for c in rest if not isinstance(c, tuple))
+        kwargs = tuple((k, self._value(v)) for k, v in (c for c in rest if isinstance(c, tuple)))
+        return ast.CallValue(name, args, kwargs, self._span(meta))
+
+    def list_value(self, meta, children):
+        return ast.ListValue(tuple(self._value(c) for c in _nodes(children)), self._span(meta))
+
+    def _value(self, node) -> ast.Value:
+        if isinstance(node, int | float):
+            return ast.Literal(node, Span(self.path, 1, 1, 1, 1))
+        return node
+
+    def impl_stmt(self, meta, children):
+        return ast.Impl(children[1].value, self._value(_nodes(children)[0]), self._span(meta))
+
+    def data_binding(self, meta, children):
+        return ast.DataBinding(children[1].value, self._value(_nodes(children)[0]), self._span(meta))
+
+    def setting(self, meta, children):
+        return ast.Setting(children[0].value, self._value(_nodes(children)[0]), self._span(meta))
+
+    def train_block(self, meta, children):
+        return ast.Train(children[1].value, tuple(_nodes(children)), self._span(meta))
+
+    def __default__(self, data, children, meta):  # pragma: no cover - grammar and AST in step
+        return Tree(data, children, meta)
+
+
+def _unquote(text: str) -> str:
+    return bytes(text[1:-1], "utf-8").decode("unicode_escape")

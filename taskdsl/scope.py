@@ -1,0 +1,98 @@
+"""Name tables for elaboration, and the "did you mean" suggestions of messages."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskdsl import syntax as ast
+from taskdsl.ir import Declaration, Equation, Objective
+from taskdsl.source import Span
+from taskdsl.types import Dim, WireType
+
+# A wire whose type could not be worked out; it matches anything, so one error
+# does not cascade into others.
+ERROR_TYPE = WireType("?", ())
+
+
+def is_type_var(t: WireType) -> bool:
+    return t.kind.startswith("$")
+
+
+def compatible(a: WireType, b: WireType) -> bool:
+    return a == b or ERROR_TYPE.kind in (a.kind, b.kind)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """``did you mean `x`?`` for the nearest candidate, if one is near."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+@dataclass
+class Template:
+    """An open diagram ready to be inlined: its type and how to wire it in.
+
+    ``apply(builder, input_wires, span)`` adds the boxes to a builder and returns
+    the output wires.  Defs, refinements, declared boxes and point-free
+    combinators are all templates, so applying any of them is one operation.
+    """
+
+    name: str
+    inputs: tuple[WireType, ...]
+    outputs: tuple[WireType, ...]
+    apply: Callable[[Any, list[int], Span], list[int]]
+
+
+@dataclass
+class PatternEntry:
+    node: ast.Pattern
+    scope: Scope  # the scope it was defined in: patterns close over it
+
+
+@dataclass
+class Scope:
+    """Everything a name can mean at one point of elaboration."""
+
+    aliases: dict[str, WireType] = field(default_factory=dict)
+    dims: dict[str, Dim] = field(default_factory=dict)
+    boxes: dict[str, Declaration] = field(default_factory=dict)
+    open_tail: set[str] = field(default_factory=set)
+    defs: dict[str, ast.DiagramDef] = field(default_factory=dict)
+    refines: dict[str, ast.DiagramDef] = field(default_factory=dict)
+    templates: dict[str, Template] = field(default_factory=dict)  # defs/refines, built lazily
+    patterns: dict[str, PatternEntry] = field(default_factory=dict)
+    tasks: dict[str, Equation] = field(default_factory=dict)
+    objectives: dict[str, Objective] = field(default_factory=dict)
+    objective_nodes: dict[str, ast.Objective] = field(default_factory=dict)
+    first_seen: dict[str, Span] = field(default_factory=dict)
+
+    def child(self) -> Scope:
+        """A scope that sees this one's names and adds its own (for a pattern's body)."""
+        return Scope(
+            aliases=dict(self.aliases),
+            dims=dict(self.dims),
+            boxes=dict(self.boxes),
+            open_tail=set(self.open_tail),
+            defs=dict(self.defs),
+            refines=dict(self.refines),
+            templates={},
+            patterns=dict(self.patterns),
+            tasks={},
+            objectives={},
+            objective_nodes={},
+            first_seen={},
+        )
+
+    def names(self) -> set[str]:
+        return {
+            *self.aliases,
+            *self.boxes,
+            *self.defs,
+            *self.patterns,
+            *self.tasks,
+            *self.objectives,
+            *self.objective_nodes,
+        }
