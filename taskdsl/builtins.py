@@ -30,14 +30,14 @@ class Builtin:
     random: bool = False  # needs a PRNG key
 
 
-def _real(t: WireType, name: str) -> None:
+def _real(t: WireType) -> None:
     if t.kind != "Real":
-        raise BuiltinTypeError(f"`{name}` takes Real wires, found `{t.described()}`")
+        raise BuiltinTypeError(f"takes Real wires, found `{t.described()}`")
 
 
 def _same_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     a, b = types
-    _real(a, "this builtin")
+    _real(a)
     if a != b:
         raise BuiltinTypeError(
             f"both inputs must have the same type, found `{a.described()}` and `{b.described()}`"
@@ -46,23 +46,23 @@ def _same_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple
 
 
 def _unary_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
-    _real(types[0], "this builtin")
+    _real(types[0])
     return (types[0],)
 
 
 def _scale(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     if not isinstance(params[0], int | float):
-        raise BuiltinTypeError("`scale[k]` takes a number k")
+        raise BuiltinTypeError("takes a number k in brackets: scale[k]")
     return _unary_real(types, params)
 
 
 def _concat(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     a, b = types
-    _real(a, "concat")
-    _real(b, "concat")
+    _real(a)
+    _real(b)
     if a.shape[:-1] != b.shape[:-1]:
         raise BuiltinTypeError(
-            f"`concat` joins along the last axis; the other axes differ: "
+            f"joins along the last axis; the other axes differ: "
             f"`{a.described()}` and `{b.described()}`"
         )
     last = a.shape[-1] + b.shape[-1] if a.is_concrete and b.is_concrete else f"{a.shape[-1]}+{b.shape[-1]}"
@@ -71,7 +71,7 @@ def _concat(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[Wi
 
 def _flatten(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     (a,) = types
-    _real(a, "flatten")
+    _real(a)
     size = math.prod(a.shape) if a.is_concrete else "*".join(map(str, a.shape))
     return (WireType("Real", (size,)),)
 
@@ -79,7 +79,7 @@ def _flatten(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[W
 def _sample(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     (a,) = types
     if a.kind != "Gaussian":
-        raise BuiltinTypeError(f"`sample` takes a Gaussian wire, found `{a.described()}`")
+        raise BuiltinTypeError(f"takes a Gaussian wire, found `{a.described()}`")
     return (WireType("Real", a.shape),)
 
 

@@ -139,6 +139,7 @@ class Elaborator:
 
     def _call(self, expr: ast.Call) -> list[int]:
         args, spans = self.wire_list(expr.args)
+        multi = next((a for a in expr.args if spans.count(a.span) > 1), None)
         head = expr.head
         if isinstance(head, ast.Ref) and head.name in self.env:
             self.diags.error("wrong-kind", head.span, name=head.name, actual="wire", wanted="box")
@@ -149,6 +150,16 @@ class Elaborator:
         if template is None:
             return [self.builder.wire(ERROR_TYPE)]
         name = _label(head)
+        if len(args) != len(template.inputs) and multi is not None:
+            # An argument with several outputs: say so, not just that the count is off.
+            inner = _label(multi.head) if isinstance(multi, ast.Call) else _label(multi)
+            count = spans.count(multi.span)
+            self.diags.error("multi-output", multi.span, name=inner, count=count, outer=name,
+                             total=len(args), wanted=len(template.inputs),
+                             signature=f"{describe(template.inputs)} -> "
+                                       f"{describe(template.outputs)}",
+                             names=", ".join(f"y{i + 1}" for i in range(count)))
+            return [self.builder.wire(t) for t in template.outputs]
         if len(args) != len(template.inputs):
             self.diags.error(
                 "arity", expr.span, name=name, wanted=len(template.inputs), count=len(args),
@@ -194,7 +205,7 @@ class Elaborator:
         try:
             outputs = builtin.rule(types, params)
         except BuiltinTypeError as error:
-            self.diags.error("type-mismatch", span, where=f"`{head.name}`: {error}",
+            self.diags.error("type-mismatch", span, where=f"`{head.name}` {error}",
                              found=describe(types))
             return [self.builder.wire(ERROR_TYPE)]
         return self.builder.box(BoxKind.BUILTIN, head.name, args, outputs, head.span, params)
@@ -228,6 +239,8 @@ class Elaborator:
         found = self.templates.lookup(name, self.scope, self.diags, ref.span)
         if found is not None:
             return found
+        if name in self.scope.defs:
+            return None  # a def that failed to build: its errors are already reported
         decl = self.scope.boxes.get(name)
         if decl is None:
             self.diags.error(
@@ -275,7 +288,7 @@ class Elaborator:
         try:
             outputs = builtin.rule(inputs, params)
         except BuiltinTypeError as error:
-            self.diags.error("type-mismatch", ref.span, where=f"`{ref.name}`: {error}")
+            self.diags.error("type-mismatch", ref.span, where=f"`{ref.name}` {error}")
             return None
         name = ref.name
         return Template(
@@ -299,9 +312,10 @@ class Elaborator:
             ok = all(compatible(a, b) for a, b in zip(left.outputs, right.inputs, strict=True))
             if ok:
                 return True
-            self.diags.error("seq-mismatch", span, left_count=len(left.outputs),
-                             right_count=len(right.inputs), left=describe(left.outputs),
-                             right=describe(right.inputs), help="the wire types differ")
+            self.diags.error("type-mismatch", span,
+                             where=f"the left side of `>>` gives `{describe(left.outputs)}`, "
+                                   f"but the right side takes `{describe(right.inputs)}`",
+                             expected=describe(right.inputs), found=describe(left.outputs))
             return False
         reuse = (
             len(left.outputs) > 0

@@ -54,7 +54,10 @@ class ModuleElaborator(TemplateSource):
         self.refined_learners: dict[str, tuple[str, ...]] = {}
         self.broken_patterns: set[str] = set()
         self.impls: dict[str, Any] = {}
+        self.impl_spans: dict[str, Span] = {}
         self.trainings: dict[str, TrainSpec] = {}
+        # (scope, name) of defs that failed to build: reported once, not rebuilt at each use.
+        self.failed: list[tuple[Scope, str]] = []
 
     # ------------------------------------------------------------ entry
     def run(self, module: ast.Module, scope: Scope) -> Scope:
@@ -159,11 +162,13 @@ class ModuleElaborator(TemplateSource):
         if name in scope.templates:
             return scope.templates[name]
         node = scope.refines.get(name) or scope.defs.get(name)
-        if node is None:
+        if node is None or any(s is scope and n == name for s, n in self.failed):
             return None
         if name in self.building:
-            cycle = " -> ".join([*self.building[self.building.index(name):], name])
+            members = self.building[self.building.index(name):]
+            cycle = " -> ".join([*members, name])
             self.diags.error("recursive-def", node.span, name=name, cycle=cycle)
+            self.failed.extend((scope, n) for n in members)
             return None
         self.building.append(name)
         try:
@@ -172,6 +177,8 @@ class ModuleElaborator(TemplateSource):
             self.building.pop()
         if template is not None:
             scope.templates[name] = template
+        else:
+            self.failed.append((scope, name))
         return template
 
     def _build(self, node: ast.DiagramDef, scope: Scope) -> Template | None:
@@ -195,7 +202,7 @@ class ModuleElaborator(TemplateSource):
             inner = elaborator.template(node.body[0])
             if inner is None:
                 return None
-            inputs = [builder.wire(t) for t in inner.inputs]
+            inputs = [builder.wire(t, f"x{i}") for i, t in enumerate(inner.inputs)]
             outputs = inner.apply(builder, inputs, node.span)
             body = inner.apply
         else:
@@ -270,7 +277,7 @@ class ModuleElaborator(TemplateSource):
         for node in _of(items, ast.Objective):
             if self._declare(export, prefix + node.name, node.span):
                 scope.objective_nodes[node.name] = node
-        for node in _of(items, ast.Objective):
+        for node in [n for n in _of(items, ast.Objective) if scope.objective_nodes.get(n.name) is n]:
             objective = self._objective(node.name, scope, [])
             if objective is not None:
                 objective = Objective(prefix + node.name, objective.terms, node.span)
@@ -297,7 +304,9 @@ class ModuleElaborator(TemplateSource):
                     self.diags.error("two-equations", item.span, name=node.name)
                     continue
                 sides = (el.wire_list(item.lhs)[0], el.wire_list(item.rhs)[0])
-                side_spans = [item.span]
+                first, last = item.lhs[0].span, item.rhs[-1].span  # the sides, not the clauses
+                side_spans = [Span(first.file, first.line, first.column, last.end_line,
+                                   last.end_column)]
                 clauses.extend(item.clauses)
             else:
                 clauses.extend(item.clauses)
@@ -315,13 +324,16 @@ class ModuleElaborator(TemplateSource):
         lhs = finalize(builder, lhs_wires)
         rhs = finalize(builder, rhs_wires)
         kept = {b.id for b in (*lhs.boxes, *rhs.boxes)}
+        # After an error in this task (or a broken def it uses), what learners
+        # appear is unknown: say nothing that follows from a wrong picture.
+        broken = len(self.diags.errors) > errors_before or ERROR_TYPE in (*lhs_types, *rhs_types)
         for box in builder.boxes:
-            if box.kind is BoxKind.LEARNER and box.id not in kept:
+            if box.kind is BoxKind.LEARNER and box.id not in kept and not broken:
                 self.diags.warning("discarded-learner", box.span, name=box.name)
         learners = tuple(dict.fromkeys(lhs.learners() + rhs.learners()))
-        if not learners and len(self.diags.errors) == errors_before:
+        if not learners and not broken:
             self.diags.error("vacuous", node.span, name=node.name)
-        trains = self._trains(clauses, learners, scope)
+        trains = self._trains(clauses, learners, scope, quiet=broken)
         divergences = self._divergences(clauses, lhs_types)
         return Equation(name, lhs, rhs, trains, divergences, tuple(draws), node.span)
 
@@ -362,7 +374,7 @@ class ModuleElaborator(TemplateSource):
         return tuple(names)
 
     def _trains(self, clauses: list[ast.Clause], learners: tuple[str, ...],
-                scope: Scope) -> tuple[str, ...]:
+                scope: Scope, quiet: bool = False) -> tuple[str, ...]:
         trains_clauses = [c for c in clauses if isinstance(c, ast.Trains)]
         for extra in trains_clauses[1:]:
             self.diags.error("repeated-clause", extra.span, clause="trains")
@@ -381,7 +393,7 @@ class ModuleElaborator(TemplateSource):
                 continue
             names = inner if inner is not None else (decl.name,)  # type: ignore[union-attr]
             absent = [n for n in names if n not in learners]
-            if absent:
+            if absent and not quiet:
                 self.diags.error("trains-absent", ref.span, name=ref.name,
                                  present=", ".join(learners) or "(none)",
                                  help=suggest(ref.name, learners))
@@ -461,7 +473,9 @@ class ModuleElaborator(TemplateSource):
                 self.diags.error("pattern-param-sig", node.span, name=param, pattern=node.name)
                 continue
             sig = self._signature(sigs[param].sig, child)
-            kind = BoxKind.LEARNER if sig.inputs else BoxKind.DATA
+            # Known only at `use`: a parameter with inputs acts as a learner; one
+            # without as a constant, which may be both drawn and used directly.
+            kind = BoxKind.LEARNER if sig.inputs else BoxKind.CONST
             child.boxes[param] = Declaration(param, kind, sig, (), sigs[param].span)
             if sigs[param].sig.open_tail:
                 child.open_tail.add(param)
@@ -504,9 +518,11 @@ class ModuleElaborator(TemplateSource):
                              inner=", ".join(self.refined_learners[node.name]))
             return
         if node.name in self.impls:
-            self.diags.error("duplicate", node.span, name=f"impl {node.name}", first="above")
+            self.diags.error("duplicate", node.span, name=f"impl {node.name}",
+                             first=str(self.impl_spans[node.name]))
             return
         self.impls[node.name] = to_python(node.value)
+        self.impl_spans[node.name] = node.span
 
     def _train(self, node: ast.Train, scope: Scope) -> None:
         if node.name not in scope.objectives and node.name not in scope.tasks:
@@ -515,19 +531,24 @@ class ModuleElaborator(TemplateSource):
             return
         data: dict[str, Any] = {}
         settings: dict[str, Any] = {}
+        setting_spans: dict[str, Span] = {}
         for item in node.items:
             if isinstance(item, ast.DataBinding):
                 decl = scope.boxes.get(item.name)
                 if decl is None or decl.kind is not BoxKind.DATA:
+                    sources = [n for n, d in scope.boxes.items() if d.kind is BoxKind.DATA]
                     self.diags.error("train-data", item.span, name=item.name,
-                                     help=suggest(item.name, [n for n, d in scope.boxes.items()
-                                                              if d.kind is BoxKind.DATA]))
+                                     help=suggest(item.name, sources)
+                                     or (f"the data sources are: {', '.join(sources)}"
+                                         if sources else None))
                     continue
                 data[item.name] = to_python(item.value)
             else:
                 if item.key in settings:
-                    self.diags.error("duplicate", item.span, name=item.key, first="above")
+                    self.diags.error("duplicate", item.span, name=item.key,
+                                     first=str(setting_spans[item.key]))
                 settings[item.key] = to_python(item.value)
+                setting_spans.setdefault(item.key, item.span)
         self.trainings[node.name] = TrainSpec(node.name, MappingProxyType(data),
                                               MappingProxyType(settings), node.span)
 
@@ -575,7 +596,7 @@ class _UseBindings:
             if param in sigs and not self._unify_sig(sigs[param], decl, arg):
                 ok = False
         for name, kind in type_params.items():
-            if name not in self.types and name not in self.dims:
+            if name not in self.types and name not in self.dims and name not in args:
                 self.diags.error("pattern-arg-missing", node.span, pattern=pattern.name, name=name)
                 ok = False
         if not ok:
@@ -584,6 +605,9 @@ class _UseBindings:
         child.aliases.update(self.types)
         child.dims.update(self.dims)
         child.boxes.update(boxes)
+        # A learner refined by the caller stays refined inside the pattern's tasks.
+        child.templates.update({p: self.caller.templates[d.name] for p, d in boxes.items()
+                                if d.name in self.caller.templates})
         child.open_tail = {p for p in pattern.params if p in sigs and sigs[p].sig.open_tail}
         return child
 
@@ -664,7 +688,8 @@ class _UseBindings:
         def show(t: WireType) -> str:
             if is_type_var(t) and t.kind[1:] in self.types:
                 return str(self.types[t.kind[1:]])
-            return str(t)
+            shape = tuple(self.dims.get(d, d) if isinstance(d, str) else d for d in t.shape)
+            return str(WireType(t.kind, shape, t.alias))
 
         ins = ", ".join(show(t) for t in sig.inputs)
         outs = ", ".join(show(t) for t in sig.outputs) + (", ..." if open_tail else "")

@@ -68,11 +68,12 @@ def _head(box: Box, n: Notation) -> str:
 
 def equation_formula(eq: Equation, n: Notation, weight: float = 1.0) -> str:
     names = {(d.box, i): name for d in eq.draws for i, name in enumerate(d.names)}
-    used = {b.id for b in (*eq.lhs.boxes, *eq.rhs.boxes)}
+    random = {b.id for b in (*eq.lhs.boxes, *eq.rhs.boxes)
+              if b.kind in (BoxKind.DATA, BoxKind.RANDOM)}  # constants are not sampled
     draws = []
     for d in eq.draws:
         shown = [x for x in d.names if x != "_"]
-        if d.box in used and shown:
+        if d.box in random and shown:
             label = shown[0] if len(shown) == 1 else f"({', '.join(shown)})"
             draws.append(n.sample(n.var(label), d.source))
     parts = []

@@ -210,6 +210,8 @@ class Program:
 
     def objective(self, name: str | None = None) -> Objective:
         """An objective by name, a task as a one-term objective, or the file's last objective."""
+        if name is None and len(self.trainings) == 1:
+            name = next(iter(self.trainings))
         if name is None:
             if self.objectives:
                 return list(self.objectives.values())[-1]

@@ -87,16 +87,20 @@ class Loader:
             try:
                 text = target.read_text(encoding="utf-8")
             except FileNotFoundError:
+                names = stdlib_names()
+                from_stdlib = node.module == "stdlib" and not node.module_is_path
                 self.diags.error("import-missing", node.span, name=node.name, looked=key,
-                                 available=", ".join(stdlib_names()))
+                                 available=", ".join(names) or None
+                                 if from_stdlib or node.name in names else None)
                 return
             except (OSError, UnicodeDecodeError) as error:
-                self.diags.error("import-unreadable", node.span, path=key, reason=str(error))
+                self.diags.error("import-unreadable", node.span, path=key, reason=_reason(error))
                 return
             self.load_text(text, key)
         imported = self.scopes[key]
         for name, span in imported.first_seen.items():
-            if name in scope.first_seen:
+            # The same definition reached twice (a diamond of imports) is no duplicate.
+            if name in scope.first_seen and scope.first_seen[name] != span:
                 self.diags.error("duplicate", node.span, name=name, first=str(scope.first_seen[name]))
             scope.first_seen[name] = span
         scope.aliases.update(imported.aliases)

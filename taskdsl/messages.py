@@ -46,7 +46,8 @@ TEMPLATES: dict[str, Template] = {
     # ------------------------------------------------------------ names
     "undefined": Template("undefined {what} `{name}`", help="{help}"),
     "duplicate": Template(
-        "`{name}` is defined twice", help="the first definition is at {first}; rename one of them"
+        "`{name}` is defined twice",
+        help="the first definition is at {first}; rename or remove one of them",
     ),
     "wrong-kind": Template(
         "`{name}` is a {actual}, not a {wanted}", expected="{wanted}", found="{actual} `{name}`"
@@ -78,14 +79,19 @@ TEMPLATES: dict[str, Template] = {
         "random source `{name}` needs a distribution", help="write `~ uniform` or `~ normal`"
     ),
     "misplaced-distribution": Template(
-        "only a random source takes `~ distribution`; `{name}` is a {kind}"
+        "only a random source takes `~ distribution`; `{name}` is declared `{kind}`",
+        help="drop the `~ ...`, or declare `random {name} : -> ...`",
     ),
     "const-value": Template(
         "constant `{name}` needs a value", help="write `const {name} : -> T = 0`"
     ),
-    "misplaced-value": Template("only a `const` takes `= value`; `{name}` is a {kind}"),
+    "misplaced-value": Template(
+        "only a `const` takes `= value`; `{name}` is declared `{kind}`",
+        help="drop the `= ...`, or declare `const {name} : -> ...`",
+    ),
     "source-inputs": Template(
-        "a {kind} has no inputs, but `{name}` declares {count}", help="write `{kind} {name} : -> ...`"
+        "`{name}` is declared `{kind}`, a source, so it takes no inputs, but it declares {count}",
+        help="write `{kind} {name} : -> ...`",
     ),
     "box-no-outputs": Template("box `{name}` must have at least one output"),
     "open-tail": Template("`...` is only allowed for a source parameter of a pattern"),
@@ -102,8 +108,9 @@ TEMPLATES: dict[str, Template] = {
         help="{help}",
     ),
     "multi-output": Template(
-        "`{name}` has {count} outputs; it can only stand alone on an equation side or in `let`",
-        help="write `let {names} = {name}(...)` and use the wires by name",
+        "`{name}` has {count} outputs, so `{outer}` gets {total} wires, but it takes {wanted}",
+        expected="{outer} : {signature}",
+        help="write `let {names} = {name}(...)` and pass the wires by name",
     ),
     "seq-mismatch": Template(
         "`>>` joins {left_count} output(s) to {right_count} input(s)",
@@ -129,13 +136,16 @@ TEMPLATES: dict[str, Template] = {
     "def-param-type": Template(
         "parameter `{name}` of `{def_name}` needs a type", help="write `{name}: T`"
     ),
-    "recursive-def": Template("`{name}` is defined in terms of itself: {cycle}"),
+    "recursive-def": Template(
+        "`{name}` is defined in terms of itself: {cycle}",
+        help="a def cannot use itself, directly or through other defs; write the diagram out",
+    ),
     "target-count": Template(
         "{count} name(s) bound to {wires} wire(s)", expected="{wires} name(s)", found="{count}"
     ),
     "source-in-expr": Template(
         "source `{name}` can only be drawn with `<-`",
-        help="write `x <- {name}` and use `x`",
+        help="draw it first, on a line of its own: `v <- {name}`, then use `v`",
     ),
     # ------------------------------------------------------------ tasks
     "side-types": Template(
@@ -157,7 +167,7 @@ TEMPLATES: dict[str, Template] = {
         help="{help}",
     ),
     "trains-not-learner": Template(
-        "`trains` names `{name}`, a {kind}; only learners are trained"
+        "`trains` names `{name}`, which is declared `{kind}`; only learners are trained"
     ),
     "vacuous": Template(
         "task `{name}` is vacuous: no learner occurs in its equation",
@@ -179,7 +189,9 @@ TEMPLATES: dict[str, Template] = {
     "objective-cycle": Template("objective `{name}` contains itself: {cycle}"),
     "objective-weight": Template("weights must be positive", found="{weight}"),
     # -------------------------------------------------------- refinement
-    "refine-not-learner": Template("only a learner can be refined; `{name}` is a {kind}"),
+    "refine-not-learner": Template(
+        "only a learner can be refined; `{name}` is declared `{kind}`"
+    ),
     "refine-type": Template(
         "refinement of `{name}` does not have the learner's type",
         expected="{expected}",

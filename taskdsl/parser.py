@@ -10,6 +10,7 @@ is reported and the intact ones still reach the checker.
 from __future__ import annotations
 
 import re
+import sys
 from functools import cache
 from importlib import resources
 
@@ -59,6 +60,12 @@ KEYWORDS = (
     "objective pattern use as impl train"
 ).split()
 TOKEN_WORDS.update({k.upper(): f"`{k}`" for k in KEYWORDS})
+
+# Words that open a statement (or a line of a pattern), for the context of a message.
+STATEMENT_WORDS = frozenset((
+    "import", "type", "learner", "fixed", "data", "random", "const", "def", "refine", "task",
+    "objective", "pattern", "use", "impl", "train",
+))
 
 TOP_LEVEL = re.compile(r"^(?![ \t#\r\n])", re.MULTILINE)
 
@@ -141,7 +148,9 @@ def _parse_recovering(text: str, path: str, sink: Diagnostics) -> list[ast.State
             _report(error, padded, path, sink)
         except _IndentError:
             line = _bad_indent_line(padded)
-            sink.error("bad-indent", Span(path, line, 1, line, 2))
+            text_line = padded.splitlines()[line - 1] if padded.splitlines() else ""
+            indent = len(text_line) - len(text_line.lstrip(" \t"))
+            sink.error("bad-indent", Span(path, line, 1, line, max(2, indent + 1)))
         except LarkError as error:  # pragma: no cover - Lark's other internal errors
             sink.error("syntax", Span(path, 1, 1, 1, 2), message=str(error).splitlines()[0])
     return statements
@@ -171,23 +180,44 @@ def _report(error: UnexpectedInput, text: str, path: str, sink: Diagnostics) -> 
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else "?"
         help_text = "strings use double quotes" if char == "'" else None
         span = Span(path, error.line, error.column, error.line, error.column + 1)
-        sink.error("bad-character", span, char=char, help=help_text)
+        shown = char if char.isprintable() else f"U+{ord(char):04X}"
+        sink.error("bad-character", span, char=shown, help=help_text)
         return
     token = getattr(error, "token", None)
     expected = set(getattr(error, "expected", ()) or ())
     if isinstance(error, UnexpectedEOF) or token is None or token.type == "$END":
-        line = max(1, text.count("\n"))
-        span = Span(path, line, 1, line, 2)
+        # Point just past the last thing written: that is where more was wanted.
+        lines = text.rstrip().splitlines()
+        line = max(1, len(lines))
+        column = len(lines[-1]) + 1 if lines else 1
+        span = Span(path, line, column, line, column + 1)
         found = "the end of the file"
+    elif token.type == "_INDENT":
+        # Lark dates an indent from the newline before it; point at the indented line.
+        line = token.end_line or token.line or 1
+        span = Span(path, line, 1, line, max(2, token.end_column or 2))
+        found = _describe_token(token)
     else:
         span = _token_span(token, path)
         found = _describe_token(token)
-    message, help_text = _explain(expected, token)
+    keyword = text.split(None, 1)[0] if text.split() else ""
+    error_line = text.splitlines()[span.line - 1] if span.line <= len(text.splitlines()) else ""
+    first_word = re.split(r"[^A-Za-z_]", error_line.strip() + " ", maxsplit=1)[0]
+    if first_word in STATEMENT_WORDS:  # e.g. a `def` inside a pattern
+        keyword = first_word
+    before = error_line[: span.column - 1] if token is not None else error_line
+    message, help_text = _explain(expected, token, keyword, before)
+    # LALR merges look-ahead sets, so for the messages that name the fix, name only that.
+    focused = {"expected `=` between": "`=` (or `<-` in a draw)",
+               "expected `->` in": "`->` (or `,` and another input type)",
+               "expected `>>`": "`>>`, `@`, `,` or the end of the line",
+               "expected `+`": "`+` or the end of the line"}
+    focus = next((words for start, words in focused.items() if message.startswith(start)), None)
     sink.error(
         "syntax",
         span,
         message=message,
-        expected=_expected_words(expected),
+        expected=focus or _expected_words(expected),
         found=found,
         help=help_text or "",
     )
@@ -213,21 +243,38 @@ def _expected_words(expected: set[str]) -> str:
     return ", ".join(words) if len(words) <= 8 else ", ".join(words[:8]) + ", ..."
 
 
-def _explain(expected: set[str], token: Token | None) -> tuple[str, str | None]:
-    """The one-line message for a syntax error, in the language's terms."""
+def _explain(
+    expected: set[str], token: Token | None, keyword: str = "task", before: str = ""
+) -> tuple[str, str | None]:
+    """The one-line message for a syntax error, in the language's terms.
+
+    ``keyword`` opens the statement the error is in, and ``before`` is its line up
+    to the error: LALR merges the states of expressions, so the expected tokens
+    alone cannot tell an equation's left side from a def's body.
+    """
     found = _describe_token(token) if token is not None and token.type != "$END" else "end of file"
-    if "DRAW" in expected and "EQUAL" in expected:
+    at_end = token is None or token.type == "$END"
+    in_task = keyword in ("task", "pattern")
+    if at_end and expected & {"RPAR", "RSQB"}:
+        return "unexpected end of file", "a `(` or `[` is still open; close it"
+    sided = "=" in before or "<-" in before  # the line already has its `=` or `<-`
+    if "DRAW" in expected and "EQUAL" in expected and in_task and not at_end and not sided:
         return (
             f"expected `=` between the two sides of an equation (or `<-` to draw), found {found}",
             "a task's lines are draws `x <- source`, `let` bindings and one equation `lhs = rhs`",
         )
-    if expected == {"EQUAL"} or ("EQUAL" in expected and "COMMA" in expected and "LPAR" in expected):
-        return f"expected `=`, found {found}", None
+    if "THEN" in expected and (sided or not in_task) and not at_end:  # after an expression
+        operators = "`+`" if keyword == "objective" else "`>>`, `@`, `,`"
+        return f"expected {operators} or the end of the line, found {found}", None
     if "ARROW" in expected and "COMMA" in expected:
         return (
             f"expected `->` in the signature, found {found}",
             "a signature reads `A, B -> C`; a source has none on the left: `-> A`",
         )
+    if expected == {"EQUAL"} or ("EQUAL" in expected and (
+            "COMMA" in expected and "LPAR" in expected if in_task
+            else keyword in ("def", "refine", "use", "type", "impl") and "THEN" not in expected)):
+        return f"expected `=`, found {found}", None
     if expected <= {"_INDENT"}:
         return f"expected an indented block after `:`, found {found}", "indent the block's lines"
     if token is not None and token.type == "_INDENT":
@@ -236,22 +283,28 @@ def _explain(expected: set[str], token: Token | None) -> tuple[str, str | None]:
         return f"expected `:`, found {found}", None
     if token is not None and token.type == "NAME" and token.value in ("learner", "task"):
         return f"unexpected {found}", None
-    if "_NL" in expected and token is not None:
+    if "_NL" in expected and token is not None and token.type != "_NL":
         return f"expected the end of the line, found {found}", None
-    return f"unexpected {found}", None
+    words = sorted({TOKEN_WORDS.get(name, name.lower()) for name in expected})
+    if 0 < len(words) <= 3:
+        return f"expected {' or '.join(words)}, found {found}", None
+    return f"unexpected {found.removeprefix('the ')}", None
+
+
+# A string literal (skipped, with its escaped quotes) or a comment, as the grammar reads them.
+STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 def _comments(text: str) -> list[ast.Comment]:
-    """Comments with their positions, for the formatter (the parser drops them)."""
+    """Comments with their positions, for the formatter (the parser drops them).
+
+    Lines are counted at ``\\n`` only, as Lark counts them.
+    """
     out = []
-    in_string = False
-    for number, line in enumerate(text.splitlines(), 1):
-        in_string = False
-        for column, char in enumerate(line):
-            if char == '"':
-                in_string = not in_string
-            elif char == "#" and not in_string:
-                out.append(ast.Comment(number, column + 1, line[column:].rstrip()))
+    for number, line in enumerate(text.split("\n"), 1):
+        for match in STRING_OR_COMMENT.finditer(line):
+            if match.group().startswith("#"):
+                out.append(ast.Comment(number, match.start() + 1, match.group().rstrip()))
                 break
     return out
 
@@ -308,15 +361,11 @@ class _ToAst(Transformer):
     def type_list(self, meta, children):
         return _nodes(children)
 
-    def ellipsis(self, meta, children):
-        return "..."
-
     def signature(self, meta, children):
-        lists = [c for c in children if isinstance(c, list)]
         arrow = next(i for i, c in enumerate(children) if isinstance(c, Token) and c.type == "ARROW")
         inputs = next((c for c in children[:arrow] if isinstance(c, list)), [])
-        outputs = lists[-1]
-        return ast.SigExpr(tuple(inputs), tuple(outputs), "..." in children)
+        outputs = _nodes(children[arrow:])
+        return ast.SigExpr(tuple(inputs), tuple(outputs), bool(_tokens(children, "ELLIPSIS")))
 
     # -- declarations
     def import_stmt(self, meta, children):
@@ -467,6 +516,9 @@ class _ToAst(Transformer):
         name, span = children[0]
         return ast.NameValue(name, span)
 
+    def call_arg(self, meta, children):
+        return _nodes(children)[0]
+
     def keyword_arg(self, meta, children):
         return (children[0].value, _nodes(children)[0])
 
@@ -500,5 +552,20 @@ class _ToAst(Transformer):
         return Tree(data, children, meta)
 
 
+ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
+SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
 def _unquote(text: str) -> str:
-    return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+    """A string literal's value: escapes decoded, any other backslash kept as written.
+
+    Never fails (``"\\x"`` is a backslash and an ``x``) and leaves non-ASCII text alone.
+    """
+
+    def decode(match: re.Match[str]) -> str:
+        body = match.group(1)
+        if len(body) > 1 and int(body[1:], 16) <= sys.maxunicode:
+            return chr(int(body[1:], 16))
+        return SIMPLE_ESCAPES.get(body, match.group())
+
+    return ESCAPE.sub(decode, text[1:-1])

@@ -36,11 +36,13 @@ class WireType:
 
     def structural(self) -> str:
         """The type spelled out, ignoring any alias: ``Real[28, 28, 1]``."""
+        if self.kind.startswith("$"):  # a pattern's type parameter
+            return self.kind[1:]
         return f"{self.kind}[{', '.join(str(d) for d in self.shape)}]"
 
     def described(self) -> str:
         """The alias with its meaning, for messages: ``Image (Real[28, 28, 1])``."""
-        if self.alias:
+        if self.alias and self.alias != self.structural():
             return f"{self.alias} ({self.structural()})"
         return self.structural()
 

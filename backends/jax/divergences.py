@@ -18,29 +18,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from taskdsl.builtins import DIVERGENCES
 from taskdsl.types import WireType
 
 from .values import Value, sides_differ, unknown_name, wrong_kind
 
 Divergence = Callable[[Value, Value], jax.Array]
 
-# The divergences each kind of wire may be compared by.
-ALLOWED: dict[str, frozenset[str]] = {
-    "Real": frozenset({"mse", "l1", "huber"}),
-    "Class": frozenset({"ce", "kl", "mse"}),
-    "Binary": frozenset({"bce", "mse", "l1"}),
-    "Gaussian": frozenset({"kl"}),
-    "Tokens": frozenset({"ce"}),
-}
-
-# The divergence an equation uses when it names none (design §5).
-DEFAULTS: dict[str, str] = {
-    "Real": "mse",
-    "Class": "ce",
-    "Binary": "bce",
-    "Gaussian": "kl",
-    "Tokens": "ce",
-}
+# The divergences each kind of wire may be compared by, and the default (the
+# first): one table, shared with the checker (design §5).
+ALLOWED: dict[str, frozenset[str]] = {kind: frozenset(names) for kind, names in DIVERGENCES.items()}
+DEFAULTS: dict[str, str] = {kind: names[0] for kind, names in DIVERGENCES.items()}
 
 # Probabilities are clipped to this before a log, when no logits are at hand.
 _EPS = 1e-12

@@ -31,7 +31,9 @@ class Block(nnx.Module):
     def __init__(self, width: int, *, rngs: nnx.Rngs) -> None:
         self.norm_attend = nnx.LayerNorm(width, rngs=rngs)
         # Up to 4 heads, as many as divide the width, so any width is a valid option.
-        self.attend = nnx.MultiHeadAttention(math.gcd(width, 4), width, decode=False, rngs=rngs)
+        self.attend = nnx.MultiHeadAttention(
+            math.gcd(width, 4), width, decode=False, keep_rngs=False, rngs=rngs
+        )
         self.norm_mlp = nnx.LayerNorm(width, rngs=rngs)
         self.up = nnx.Linear(width, 2 * width, rngs=rngs)
         self.down = nnx.Linear(2 * width, width, rngs=rngs)
@@ -39,6 +41,30 @@ class Block(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         x = x + self.attend(self.norm_attend(x))
         return x + self.down(jax.nn.gelu(self.up(self.norm_mlp(x))))
+
+
+class BiGRU(nnx.Module):
+    """GRUs reading forwards and backwards, their states concatenated at each position.
+
+    A plain ``jax.lax.scan`` from an explicit zero state rather than ``nnx.RNN``:
+    the net then keeps no random state and contains no NNX transform, so it can
+    be called on a closed-over module inside any JAX transform (``jax.grad``,
+    ``jax.eval_shape``), like every other net here.
+    """
+
+    def __init__(self, features: int, width: int, *, rngs: nnx.Rngs) -> None:
+        self.forward = nnx.GRUCell(features, width, rngs=rngs)
+        self.backward = nnx.GRUCell(features, width, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        steps = jnp.swapaxes(x, 0, 1)  # (L, B, F): scan runs over the leading axis
+        zeros = jnp.zeros((x.shape[0], self.forward.hidden_features), x.dtype)
+
+        def run(cell: nnx.GRUCell, steps: jax.Array) -> jax.Array:
+            return jax.lax.scan(lambda h, x_t: cell(h, x_t), zeros, steps)[1]
+
+        both = [run(self.forward, steps), run(self.backward, steps[::-1])[::-1]]
+        return jnp.swapaxes(jnp.concatenate(both, axis=-1), 0, 1)
 
 
 class PositionBias(nnx.Module):
@@ -64,17 +90,13 @@ class Reader(nnx.Module):
                  cell: Cell) -> None:
         self.layout = layout(inputs, is_tokens)
         if self.layout.carrier is None:
-            self.start = nnx.Param(0.02 * jax.random.normal(rngs.params(), (length, embed)))
+            self.start = PositionBias(length, embed, rngs=rngs)
         else:
             vocab = inputs[self.layout.carrier].value_shape[-1]
             self.table = nnx.Embed(vocab, embed, rngs=rngs)
         features = embed + self.layout.extra
         if cell == "gru":
-            self.mix = nnx.Bidirectional(
-                nnx.RNN(nnx.GRUCell(features, width, rngs=rngs)),
-                nnx.RNN(nnx.GRUCell(features, width, rngs=rngs)),
-                rngs=rngs,
-            )
+            self.mix = BiGRU(features, width, rngs=rngs)
             self.features = 2 * width
         else:
             self.mix = nnx.Sequential(
@@ -88,8 +110,7 @@ class Reader(nnx.Module):
     def __call__(self, xs: tuple[jax.Array, ...]) -> jax.Array:
         tokens, extras = self.layout.split(xs)
         if tokens is None:
-            batch = xs[0].shape[0]
-            e = jnp.broadcast_to(self.start[...], (batch, *self.start.shape))
+            e = self.start(jnp.zeros((xs[0].shape[0], *self.start.bias.shape)))
         else:
             e = jnp.einsum("blv,ve->ble", tokens, self.table.embedding[...])
         return self.mix(attach(e, extras))

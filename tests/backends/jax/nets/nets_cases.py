@@ -41,7 +41,9 @@ EXAMPLES: dict[str, tuple[tuple[WireType, ...], tuple[WireType, ...], dict[str, 
 def batch(types: Sequence[WireType], seed: int = 0, size: int = 3) -> tuple[jax.Array, ...]:
     """Random wire values in [0, 1), one ``(size, *value_shape)`` array per type."""
     keys = jax.random.split(jax.random.key(seed), len(types))
-    return tuple(jax.random.uniform(k, (size, *t.value_shape)) for k, t in zip(keys, types, strict=True))
+    return tuple(
+        jax.random.uniform(k, (size, *t.value_shape)) for k, t in zip(keys, types, strict=True)
+    )
 
 
 def shapes(arrays: Sequence[jax.Array]) -> list[tuple[int, ...]]:

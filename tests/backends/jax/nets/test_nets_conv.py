@@ -7,9 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from .nets_cases import ATTRS, CODE, IMAGES, LABEL, LATENT, TINY, batch, expected, shapes
 
 from taskdsl.backends.jax.nets import build
+
+from .nets_cases import ATTRS, CODE, IMAGES, LABEL, LATENT, TINY, batch, expected, shapes
 
 
 @pytest.mark.parametrize("image", IMAGES, ids=str)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from .nets_cases import CODE, LABEL, LATENT, MNIST, SENTENCE, SPRITES
 
 from taskdsl.backends.jax.nets import attach, flatten_concat
 from taskdsl.backends.jax.nets.base import is_image, is_tokens
 from taskdsl.backends.jax.nets.inputs import Layout, layout
+
+from .nets_cases import CODE, LABEL, LATENT, MNIST, SENTENCE, SPRITES
 
 
 def test_attach_broadcasts_extras_as_constant_channels_after_the_image() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import jax
 import pytest
 from flax import nnx
-from .nets_cases import ATTRS, CODE, IMAGES, LABEL, LATENT, SENTENCE, batch, expected, shapes
 
 from taskdsl.backends.jax.nets import build
+
+from .nets_cases import ATTRS, CODE, IMAGES, LABEL, LATENT, SENTENCE, batch, expected, shapes
 
 
 @pytest.mark.parametrize("image", IMAGES, ids=str)

@@ -6,10 +6,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 from flax import nnx
-from .nets_cases import ATTRS, CODE, LABEL, LATENT, SENTENCE, TINY_TEXT, batch, expected, shapes
 
 from taskdsl.backends.jax.nets import build
 from taskdsl.types import WireType
+
+from .nets_cases import ATTRS, CODE, LABEL, LATENT, SENTENCE, TINY_TEXT, batch, expected, shapes
 
 CELLS = ["gru", "transformer"]
 

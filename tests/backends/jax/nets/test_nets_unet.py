@@ -5,10 +5,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 import pytest
 from flax import nnx
-from .nets_cases import CODE, IMAGES, LABEL, TINY, batch
 
 from taskdsl.backends.jax.nets import build
 from taskdsl.types import WireType
+
+from .nets_cases import CODE, IMAGES, LABEL, TINY, batch
 
 
 @pytest.mark.parametrize("image", IMAGES, ids=str)
@@ -22,8 +23,16 @@ def test_unet_edits_each_image_size_in_unit_range(image) -> None:
 def test_unet_handles_odd_sizes_and_changes_channels() -> None:
     odd = WireType("Real", (7, 9, 3))
     grey = WireType("Real", (7, 9, 1))
-    net = build("unet", (odd,), (grey,), {"width": 4, "depth": 3}, nnx.Rngs(0))
+    net = build("unet", (odd,), (grey,), TINY, nnx.Rngs(0))
     assert net(*batch((odd,)))[0].shape == (3, 7, 9, 1)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_depth_is_the_number_of_poolings(depth: int) -> None:
+    image = IMAGES[1]
+    net = build("unet", (image,), (image,), {"width": 4, "depth": depth}, nnx.Rngs(0))
+    assert len(net.downs) == len(net.ups) == len(net.merges) == depth
+    assert net.middle.b.kernel.shape[-1] == 4 * 2**depth
 
 
 @pytest.mark.parametrize("image", IMAGES, ids=str)

@@ -1,0 +1,457 @@
+"""Lowering: from a checked objective (IR) to one differentiable JAX loss and a jitted train step.
+
+For ``objective = Σ αᵢ · taskᵢ`` the loss is (DESIGN §5)::
+
+    loss(θ) = Σᵢ αᵢ · mean over the batch of Σ_wires Dᵢ(lhsᵢ, rhsᵢ)
+
+How the IR becomes that function:
+
+* ``lower`` turns every equation into a *plan*: a straight list of steps, one
+  per box, with the boxes that both sides share (a draw, a ``let``; same id on
+  both sides) listed once, so they are computed once and both sides see the
+  same sample.  Copies alias their input wire; discards compute nothing.  All
+  Python loops run while tracing; the jitted step is straight-line XLA.
+* Each equation runs on ``routing.route(params, trains)``: learners it does not
+  train get their *parameters* behind ``stop_gradient``, so gradient still
+  flows through them to the learners upstream.  One ``jax.value_and_grad`` over
+  the total gives each parameter the sum over the equations that train it.
+* Data draws read raw arrays from ``batch[f"{equation_index}/{box_id}"]``
+  (see ``data_requests``) and put them on wires with ``Value.from_data``.
+  Random boxes (random sources, ``sample``) draw from
+  ``fold_in(fold_in(key, equation_index), box_id)``: reproducible from the key,
+  independent across draws, identical on both sides of an equation.
+* Learners emit logits for ``Class``/``Binary``/``Tokens``; ``Value`` keeps
+  them for the divergence and passes probabilities downstream.
+
+Default architectures, for a learner without an ``impl`` line: the first of
+``unet`` (image and conditioning to an image of the same size), ``cnn`` (image
+to vectors), ``conv_decoder`` (vectors to an image), ``text_editor``,
+``text_encoder``, ``text_decoder``, ``mlp`` (anything with inputs) that accepts
+the learner's type, with that net's default options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from taskdsl.ir import Box, BoxKind, Call, Equation, Name, Objective, Program
+from taskdsl.types import Signature, WireType
+
+from . import lower_errors as errors
+from .builtins import BUILTINS
+from .divergences import Divergence, divergence
+from .lower_errors import LowerError
+from .nets import NETS, NetError, build
+from .routing import route
+from .step import train_step
+from .values import Value
+
+__all__ = [
+    "DEFAULT_NETS",
+    "DataRequest",
+    "LowerError",
+    "Lowered",
+    "lower",
+    "make_train_step",
+    "metric_names",
+    "optimizer_from_spec",
+]
+
+Params = dict[str, nnx.State]
+Batch = Mapping[str, tuple[jax.Array, ...]]
+
+# Tried in order for a learner without `impl`: the first whose `accepts` fits its type.
+DEFAULT_NETS = ("unet", "cnn", "conv_decoder", "text_editor", "text_encoder", "text_decoder",
+                "mlp")
+
+RESERVED_METRICS = frozenset({"loss"})
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """One draw of a data source: the batch must hold ``types``-shaped raw arrays at ``key``."""
+
+    key: str
+    source: str
+    types: tuple[WireType, ...]
+
+
+# ---------------------------------------------------------------------------
+# Plans: one equation as straight-line steps over wire ids.
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a step may read while one equation is traced."""
+
+    params: Mapping[str, Any]  # routed for this equation
+    batch: Batch
+    key: jax.Array  # already folded with the equation index
+    batch_size: int
+
+
+Op = Callable[[_Context, tuple[Value, ...]], tuple[Value, ...]]
+
+
+@dataclass(frozen=True)
+class _Step:
+    op: Op
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One term of the objective, ready to trace."""
+
+    name: str  # its metric name (the equation's name, made unique)
+    index: int
+    weight: float
+    trains: frozenset[str]
+    steps: tuple[_Step, ...]
+    lhs: tuple[int, ...]
+    rhs: tuple[int, ...]
+    divergences: tuple[Divergence, ...]
+
+    def value(self, params: Mapping[str, Any], batch: Batch, key: jax.Array,
+              batch_size: int) -> jax.Array:
+        """This equation's own (unweighted) loss: mean over the batch of its summed divergences."""
+        ctx = _Context(route(params, self.trains), batch, jax.random.fold_in(key, self.index),
+                       batch_size)
+        wires: dict[int, Value] = {}
+        for step in self.steps:
+            outputs = step.op(ctx, tuple(wires[w] for w in step.inputs))
+            wires.update(zip(step.outputs, outputs, strict=True))
+        per_example = sum(d(wires[lw], wires[rw])
+                          for d, lw, rw in zip(self.divergences, self.lhs, self.rhs, strict=True))
+        return jnp.mean(per_example)
+
+
+def unique_boxes(equation: Equation) -> tuple[Box, ...]:
+    """Both sides' boxes in order, each shared box (same id on both sides) once."""
+    return tuple({b.id: b for b in (*equation.lhs.boxes, *equation.rhs.boxes)}.values())
+
+
+def draw_key(index: int, box: Box) -> str:
+    """The batch key of one data draw: the equation's index in the objective, and the box id."""
+    return f"{index}/{box.id}"
+
+
+def metric_names(objective: Objective) -> tuple[str, ...]:
+    """Each term's metric name: its equation's name, suffixed ``@i`` where that would clash."""
+    names = [t.equation.name for t in objective.terms]
+    return tuple(
+        f"{n}@{i}" if names.count(n) > 1 or n in RESERVED_METRICS else n
+        for i, n in enumerate(names)
+    )
+
+
+def _copy_op(n: int) -> Op:
+    """A copy's ``n`` outputs carry its input's value (the same arrays, not new ones)."""
+
+    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
+        return inputs * n
+
+    return op
+
+
+def _data_op(key: str, source: str, types: tuple[WireType, ...]) -> Op:
+    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
+        if key not in ctx.batch:
+            raise errors.missing_draw(key, source, ctx.batch)
+        arrays = ctx.batch[key]
+        if len(arrays) != len(types):
+            raise errors.wrong_draw_arity(key, source, len(types), len(arrays))
+        return tuple(Value.from_data(a, t) for a, t in zip(arrays, types, strict=True))
+
+    return op
+
+
+def _builtin_op(name: str, params: tuple, box_id: int, types: tuple[WireType, ...]) -> Op:
+    builtin = BUILTINS[name]
+
+    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
+        key = jax.random.fold_in(ctx.key, box_id) if builtin.needs_key else None
+        batch = ctx.batch_size if builtin.is_source else None
+        return builtin(inputs, params, key, types, batch=batch)
+
+    return op
+
+
+def _learner_op(learner: _Learner, types: tuple[WireType, ...]) -> Op:
+    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
+        outputs = learner.apply(ctx.params[learner.name], *(v.array for v in inputs))
+        return tuple(Value.from_learner(o, t) for o, t in zip(outputs, types, strict=True))
+
+    return op
+
+
+def _step(box: Box, types: tuple[WireType, ...], index: int,
+          learners: Mapping[str, _Learner]) -> _Step | None:
+    """The step that computes ``box`` (output wires of ``types``), or ``None`` for a discard."""
+    match box.kind:
+        case BoxKind.DISCARD:
+            return None
+        case BoxKind.COPY:
+            op = _copy_op(len(box.outputs))
+        case BoxKind.LEARNER:
+            op = _learner_op(learners[box.name], types)
+        case BoxKind.DATA:
+            op = _data_op(draw_key(index, box), box.name, types)
+        case BoxKind.RANDOM:
+            op = _builtin_op(box.params[0], (), box.id, types)
+        case BoxKind.CONST:
+            op = _builtin_op("const", box.params, box.id, types)
+        case BoxKind.BUILTIN:
+            op = _builtin_op(box.name, box.params, box.id, types)
+        case _:  # BoxKind.FIXED: a loaded model
+            raise errors.fixed_box_not_supported(box.name)
+    return _Step(op, box.inputs, box.outputs)
+
+
+def _plan(name: str, index: int, weight: float, equation: Equation,
+          learners: Mapping[str, _Learner]) -> _Plan:
+    wires = {**equation.lhs.wires, **equation.rhs.wires}
+    steps = (_step(b, tuple(wires[w].type for w in b.outputs), index, learners)
+             for b in unique_boxes(equation))
+    return _Plan(
+        name=name, index=index, weight=weight, trains=frozenset(equation.trains),
+        steps=tuple(s for s in steps if s is not None),
+        lhs=equation.lhs.outputs, rhs=equation.rhs.outputs,
+        divergences=tuple(divergence(d) for d in equation.divergences),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Learners: an `impl` line to a Flax NNX module, split into graphdef and state.
+
+
+@dataclass(frozen=True)
+class _Learner:
+    """A learner's net: its name and options, and the graph its states plug into."""
+
+    name: str
+    signature: Signature
+    net: str
+    options: Mapping[str, Any]
+    graphdef: nnx.GraphDef
+
+    def build(self, key: jax.Array) -> nnx.Module:
+        return build(self.net, self.signature.inputs, self.signature.outputs, self.options,
+                     nnx.Rngs(key))
+
+    def apply(self, state: nnx.State, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+        return nnx.merge(self.graphdef, state)(*arrays)
+
+
+def _net_of(name: str, signature: Signature, impl: object) -> tuple[str, dict[str, Any]]:
+    """The net name and options an ``impl`` value asks for, or the default for the signature."""
+    if impl is None:
+        default = next((n for n in DEFAULT_NETS
+                        if NETS[n].accepts(signature.inputs, signature.outputs)), None)
+        if default is None:
+            raise errors.no_default_impl(name, signature)
+        return default, {}
+    if isinstance(impl, str):
+        impl = Name(impl)
+    if isinstance(impl, Name):
+        impl = Call(impl.name)
+    if not isinstance(impl, Call):
+        raise errors.impl_not_a_net(name, impl)
+    if impl.name == "load":
+        raise errors.load_not_supported(name)
+    if impl.args:
+        raise errors.impl_positional(name, impl.name)
+    return impl.name, dict(impl.kwargs)
+
+
+def _learner(name: str, signature: Signature, impl: object) -> _Learner:
+    """Resolve and check a learner's net by building it abstractly (shapes only, no FLOPs)."""
+    net, options = _net_of(name, signature, impl)
+
+    def make() -> nnx.Module:
+        return build(net, signature.inputs, signature.outputs, options, nnx.Rngs(0))
+
+    try:
+        graphdef, _ = nnx.split(nnx.eval_shape(make))
+    except NetError as e:
+        raise errors.impl_does_not_fit(name, signature, net, str(e)) from e
+    return _Learner(name, signature, net, options, graphdef)
+
+
+# ---------------------------------------------------------------------------
+# The lowered objective.
+
+
+class Lowered:
+    """An objective lowered to JAX: ``init`` its learners, evaluate its ``loss``, ``apply`` one.
+
+    Every method is a pure function of its arguments, safe to call under
+    ``jax.jit`` (``batch_size`` static).  ``trained`` lists the learners some
+    equation trains; the others are constants of the objective.  ``impls``
+    says which net (with which options) implements each learner, defaults
+    included, for logs and run records.
+    """
+
+    def __init__(self, objective: Objective, learners: Mapping[str, _Learner],
+                 plans: tuple[_Plan, ...], requests: tuple[DataRequest, ...]) -> None:
+        self.objective = objective
+        self.learner_names: tuple[str, ...] = tuple(learners)
+        self.trained = trained_learners(objective)
+        self.task_names: tuple[str, ...] = tuple(p.name for p in plans)
+        self.impls: dict[str, Call] = {
+            n: Call(lr.net, (), dict(lr.options)) for n, lr in learners.items()}
+        self._learners = dict(learners)
+        self._plans = plans
+        self._requests = requests
+        self._apply = jax.jit(self._apply_one, static_argnums=0)
+        self._init = jax.jit(self._init_all)
+
+    def data_requests(self) -> tuple[DataRequest, ...]:
+        """One request per draw of a data source; ``loss`` reads ``batch[request.key]``."""
+        return self._requests
+
+    def init(self, key: jax.Array) -> Params:
+        """Fresh parameters for every learner, each from ``key`` folded with its position.
+
+        Jitted: one compilation for all initializers instead of one per op.
+        """
+        return self._init(key)
+
+    def _init_all(self, key: jax.Array) -> Params:
+        return {name: nnx.split(learner.build(jax.random.fold_in(key, i)))[1]
+                for i, (name, learner) in enumerate(self._learners.items())}
+
+    def loss(self, params: Params, batch: Batch, key: jax.Array, batch_size: int
+             ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The weighted total, and each task's own unweighted value keyed by its metric name."""
+        values = {p.name: p.value(params, batch, key, batch_size) for p in self._plans}
+        return sum(p.weight * values[p.name] for p in self._plans), values
+
+    def apply(self, learner: str, params: Params, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+        """Run one learner (jitted) on wire arrays; categorical outputs come back as logits."""
+        if learner not in self._learners or learner not in params:
+            raise errors.unknown_learner(learner, self._learners)
+        return self._apply(learner, params[learner], *arrays)
+
+    def _apply_one(self, learner: str, state: nnx.State, *arrays: jax.Array
+                   ) -> tuple[jax.Array, ...]:
+        return self._learners[learner].apply(state, *arrays)
+
+
+def find_objective(program: Program, name: str | None) -> Objective:
+    """``program.objective(name)``, with a ``LowerError`` listing the names when there is none."""
+    try:
+        return program.objective(name)
+    except (KeyError, StopIteration):
+        raise errors.unknown_objective(
+            str(name), [*program.objectives, *program.tasks]) from None
+
+
+def trained_learners(objective: Objective) -> tuple[str, ...]:
+    """The learners some equation of ``objective`` trains, in first-appearance order."""
+    return tuple(n for n in objective.learners()
+                 if any(n in t.equation.trains for t in objective.terms))
+
+
+def data_requests(program: Program, objective: Objective) -> tuple[DataRequest, ...]:
+    """One request per draw of a data source, keyed ``equation_index/box_id``."""
+    return tuple(
+        DataRequest(draw_key(i, b), b.name, program.declarations[b.name].signature.outputs)
+        for i, t in enumerate(objective.terms) for b in unique_boxes(t.equation)
+        if b.kind is BoxKind.DATA
+    )
+
+
+def lower(program: Program, objective: str | None = None,
+          impls: Mapping[str, object] | None = None) -> Lowered:
+    """Lower ``objective`` (default: the program's last) with ``impls`` over the file's ``impl``s.
+
+    Raises ``LowerError`` for what cannot be implemented: a learner without
+    ``impl`` and no default, an ``impl`` that does not fit its learner, a
+    loaded model, an unknown objective.
+    """
+    target = find_objective(program, objective)
+    chosen = {**program.impls, **(impls or {})}
+    learners = {
+        name: _learner(name, program.declarations[name].signature, chosen.get(name))
+        for name in target.learners()
+    }
+    names = metric_names(target)
+    plans = tuple(_plan(names[i], i, float(t.weight), t.equation, learners)
+                  for i, t in enumerate(target.terms))
+    return Lowered(target, learners, plans, data_requests(program, target))
+
+
+# ---------------------------------------------------------------------------
+# Training.
+
+
+def _batch_size(batch: Batch) -> int:
+    leaves = jax.tree.leaves(batch)
+    if not leaves:
+        raise errors.no_batch_size()
+    return int(leaves[0].shape[0])
+
+
+def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation, *,
+                    donate: bool = True, batch_size: int | None = None
+                    ) -> tuple[Callable[[Params], optax.OptState], Callable]:
+    """``(init_opt_state, step)`` where ``step(params, opt_state, batch, key)`` is one ``jax.jit``.
+
+    One ``value_and_grad`` over the learners some equation trains (the others
+    pass through untouched and report a gradient norm of 0), one optimizer
+    update, no host syncs; see ``step.train_step``.  With ``donate`` the old
+    params and optimizer state buffers are reused for the new ones.
+    ``batch_size`` is read from the batch unless the objective has no data draws.
+    """
+
+    def loss(params: Params, batch: Batch, key: jax.Array
+             ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        size = batch_size if batch_size is not None else _batch_size(batch)
+        return lowered.loss(params, batch, key, size)
+
+    return train_step(loss, lowered.learner_names, lowered.trained, optimizer, donate=donate)
+
+
+# The optimizers a `train` block may name: constructor, default learning rate, options.
+OptimizerEntry = tuple[Callable[..., optax.GradientTransformation], float, tuple[str, ...]]
+OPTIMIZERS: dict[str, OptimizerEntry] = {
+    "adam": (optax.adam, 1e-3, ("lr", "b1", "b2", "eps")),
+    "adamw": (optax.adamw, 1e-3, ("lr", "b1", "b2", "eps", "weight_decay")),
+    "sgd": (optax.sgd, 1e-2, ("lr", "momentum", "nesterov")),
+}
+
+
+def optimizer_from_spec(spec: Call | Name | str) -> optax.GradientTransformation:
+    """The optax optimizer a ``train`` block names: ``adam(lr = 1e-3)``, ``adamw``, ``sgd``.
+
+    ``lr`` is the learning rate (also accepted as the one positional argument);
+    other options keep optax's names.
+    """
+    if isinstance(spec, str):
+        spec = Name(spec)
+    if isinstance(spec, Name):
+        spec = Call(spec.name)
+    if not isinstance(spec, Call):
+        raise errors.bad_optimizer_spec(spec)
+    if spec.name not in OPTIMIZERS:
+        raise errors.unknown_optimizer(spec.name, OPTIMIZERS)
+    make, lr, valid = OPTIMIZERS[spec.name]
+    if len(spec.args) > 1:
+        raise errors.bad_optimizer_option(spec.name, f"#{len(spec.args)} (positional)", valid)
+    options = {"lr": lr, **dict(zip(["lr"], spec.args, strict=False)), **spec.kwargs}
+    for option, value in options.items():
+        if option not in valid:
+            raise errors.bad_optimizer_option(spec.name, option, valid)
+        if not isinstance(value, int | float):
+            raise errors.bad_optimizer_value(spec.name, option, value)
+    options["learning_rate"] = options.pop("lr")
+    return make(**options)

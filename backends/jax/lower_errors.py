@@ -1,0 +1,116 @@
+"""Every message the lowering (``lower.py``, ``compile.py``) raises, composed in one place.
+
+A ``LowerError`` is a problem with how a checked program is implemented or
+fed: an ``impl`` line, an optimizer spec, a batch that does not match the
+objective's data draws.  Each message names the learner, net, source or
+option involved and says what would have been accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from taskdsl.types import Signature
+
+
+class LowerError(Exception):
+    """A program cannot be lowered to JAX as written, or a call does not match the lowering."""
+
+
+def _listed(names: Iterable[str]) -> str:
+    names = sorted(names)
+    return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+
+def unknown_objective(name: str, known: Iterable[str]) -> LowerError:
+    return LowerError(f"no objective or task called `{name}`; known: {_listed(known)}")
+
+
+def no_default_impl(learner: str, signature: Signature) -> LowerError:
+    return LowerError(
+        f"learner `{learner}` ({signature}) has no `impl` line and no default architecture "
+        f"fits its type; add one, e.g. `impl {learner} = nets.mlp(width = 64)` "
+        "or a Flax module by its dotted Python path"
+    )
+
+
+def impl_not_a_net(learner: str, value: object) -> LowerError:
+    return LowerError(
+        f"`impl {learner} = {value!r}` does not name an architecture; "
+        f"write e.g. `impl {learner} = nets.mlp(width = 64)`"
+    )
+
+
+def impl_positional(learner: str, net: str) -> LowerError:
+    return LowerError(
+        f"`impl {learner} = {net}(...)` gives options by position; name them, "
+        f"e.g. `{net}(width = 32)`"
+    )
+
+
+def impl_does_not_fit(learner: str, signature: Signature, net: str, reason: str) -> LowerError:
+    return LowerError(
+        f"learner `{learner}` ({signature}) cannot be implemented by `{net}`: {reason}"
+    )
+
+
+def load_not_supported(learner: str) -> LowerError:
+    return LowerError(
+        f"`impl {learner} = load(...)` (a frozen, loaded model) is not supported by the JAX "
+        "lowering yet; train it in this objective or give it a net"
+    )
+
+
+def fixed_box_not_supported(box: str) -> LowerError:
+    return LowerError(
+        f"fixed box `{box}` needs a loaded model (`impl {box} = load(...)`), which the JAX "
+        "lowering does not support yet"
+    )
+
+
+def unknown_learner(name: str, known: Iterable[str]) -> LowerError:
+    return LowerError(
+        f"no learner `{name}` in these params; known: {_listed(known)} "
+        "(pass the whole params pytree returned by `init`)"
+    )
+
+
+def missing_draw(key: str, source: str, given: Iterable[str]) -> LowerError:
+    return LowerError(
+        f"the batch has no arrays for draw `{key}` from data source `{source}`; "
+        f"it has {_listed(given)} (see `Lowered.data_requests()`)"
+    )
+
+
+def wrong_draw_arity(key: str, source: str, expected: int, found: int) -> LowerError:
+    return LowerError(
+        f"draw `{key}` from data source `{source}` needs {expected} arrays "
+        f"(one per output wire), the batch gives {found}"
+    )
+
+
+def no_batch_size() -> LowerError:
+    return LowerError(
+        "the objective draws from no data source, so the batch size cannot be read from the "
+        "batch; pass `batch_size=` to `make_train_step`"
+    )
+
+
+def unknown_optimizer(name: str, known: Iterable[str]) -> LowerError:
+    return LowerError(f"unknown optimizer `{name}`; known: {_listed(known)}")
+
+
+def bad_optimizer_spec(spec: object) -> LowerError:
+    return LowerError(
+        f"`optimizer {spec!r}` is not an optimizer; write e.g. `optimizer adam(lr = 1e-3)`"
+    )
+
+
+def bad_optimizer_option(name: str, option: str, valid: Iterable[str]) -> LowerError:
+    return LowerError(
+        f"optimizer `{name}` has no option `{option}`; its options are {_listed(valid)}"
+    )
+
+
+def bad_optimizer_value(name: str, option: str, value: object) -> LowerError:
+    return LowerError(f"option `{option}` of optimizer `{name}` must be a number, got {value!r}")

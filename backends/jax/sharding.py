@@ -1,0 +1,97 @@
+"""Data parallelism over every device, and joining a multi-host run.
+
+One 1-D mesh over the batch axis: each step's batch is split across the
+devices (``NamedSharding(mesh, P("batch"))``) while parameters and optimizer
+state are replicated (``P()``).  The train step itself is unchanged: ``jax.jit``
+follows its inputs' shardings, so XLA inserts the all-reduce of gradients.  With
+several processes each loads only its slice of the global batch and
+``jax.make_array_from_process_local_data`` assembles the global array.
+
+Multi-host runs are joined through ``jax.distributed.initialize`` when the
+environment describes one: ``JAX_COORDINATOR_ADDRESS`` (with
+``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``), or a Slurm or Open MPI job with
+more than one task, whose variables JAX reads itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from taskdsl.backends.jax import train_errors as errors
+
+AXIS = "batch"
+# Variables that, when they count more than one task, mean a cluster launched this process.
+CLUSTER_SIZES = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
+
+
+def initialize_distributed() -> bool:
+    """Join the multi-host run the environment describes, once; True if there is one.
+
+    Must run before any JAX computation, which is why ``train`` calls it first.
+    """
+    if jax.distributed.is_initialized():
+        return True
+    address = os.environ.get("JAX_COORDINATOR_ADDRESS")
+    if address:
+        jax.distributed.initialize(address, num_processes=_env_int("JAX_NUM_PROCESSES"),
+                                   process_id=_env_int("JAX_PROCESS_ID"))
+        return True
+    if any((_env_int(name) or 1) > 1 for name in CLUSTER_SIZES):
+        jax.distributed.initialize()
+        return True
+    return False
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.distributed_env(name, value) from None
+
+
+@dataclass(frozen=True)
+class DataParallel:
+    """Where a data-parallel run puts things: batches split over ``mesh``, state replicated."""
+
+    mesh: Mesh
+
+    @property
+    def batch_sharding(self) -> NamedSharding:
+        return NamedSharding(self.mesh, P(AXIS))
+
+    @property
+    def replicated(self) -> NamedSharding:
+        return NamedSharding(self.mesh, P())
+
+    def replicate(self, tree: Any) -> Any:
+        """``tree`` (params, optimizer state, a key) copied to every device."""
+        return jax.device_put(tree, self.replicated)
+
+    def shard(self, batch: Any) -> Any:
+        """This process's slice of a batch, as global arrays split over the batch axis."""
+        return jax.tree.map(
+            lambda x: jax.make_array_from_process_local_data(self.batch_sharding, x), batch)
+
+
+def data_parallel(batch_size: int, devices: list[jax.Device] | None = None
+                  ) -> DataParallel | None:
+    """A data-parallel layout over ``devices`` (default: all), or None when there is one.
+
+    The batch must split evenly: every device runs the same shapes.
+    """
+    devices = jax.devices() if devices is None else devices
+    if len(devices) == 1:
+        return None
+    if batch_size % len(devices):
+        raise errors.batch_not_divisible(batch_size, len(devices), jax.process_count())
+    return DataParallel(Mesh(np.array(devices), (AXIS,)))

@@ -1,0 +1,265 @@
+"""Every message training (settings, feed, checkpoints, sharding, the loop, the CLI) shows.
+
+Kept in one module so the wording stays consistent.  A :class:`TrainError` is a
+problem the user can fix (a setting, a data binding, a run folder); it carries
+the exit code the command line returns, so no caller has to map exception types
+to codes: 1 for a program, data or implementation that cannot be trained as
+written, 2 for a command line that asks for something impossible, 3 for a run
+whose loss stopped being finite.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from taskdsl.types import WireType
+
+PROGRAM = 1
+USAGE = 2
+DIVERGED = 3
+INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT
+
+
+class TrainError(Exception):
+    """A run cannot start or continue; the message says why and what to do instead."""
+
+    def __init__(self, message: str, exit_code: int = PROGRAM) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _listed(names: Iterable[str]) -> str:
+    names = list(names)
+    return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+
+def _did_you_mean(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+# -- settings ---------------------------------------------------------------
+
+
+def unknown_setting(key: str, where: str, valid: Sequence[str]) -> TrainError:
+    return TrainError(
+        f"unknown setting `{key}` {where}{_did_you_mean(key, valid)}; "
+        f"the settings are {_listed(valid)}, plus `impl.LEARNER` and `data.SOURCE`",
+        USAGE,
+    )
+
+
+def bad_setting(key: str, value: str, expected: str, where: str) -> TrainError:
+    return TrainError(f"setting `{key}` {where} must be {expected}, not {value}", USAGE)
+
+
+def set_without_equals(text: str) -> TrainError:
+    return TrainError(
+        f"`--set {text}` has no `=`; write `--set KEY=VALUE`, e.g. `--set steps=500`", USAGE
+    )
+
+
+def set_unparsable(text: str, reason: str) -> TrainError:
+    return TrainError(
+        f"cannot read the value in `--set {text}` ({reason}); values are written as in a "
+        "train block: `500`, `1e-3`, `\"train\"`, `adam(lr = 1e-3)`, `[\"image\", \"label\"]`",
+        USAGE,
+    )
+
+
+def unknown_target(kind: str, name: str, key: str, known: Sequence[str]) -> TrainError:
+    return TrainError(
+        f"`--set {key}=...`: the program has no {kind} `{name}`{_did_you_mean(name, known)}; "
+        f"its {kind}s are {_listed(known)}",
+        USAGE,
+    )
+
+
+def unknown_objective(name: str, known: Iterable[str]) -> TrainError:
+    return TrainError(
+        f"no objective or task called `{name}`{_did_you_mean(name, list(known))}; "
+        f"the file has {_listed(known)}",
+        USAGE,
+    )
+
+
+def nothing_to_train(path: str) -> TrainError:
+    return TrainError(f"{path} defines no task or objective, so there is nothing to train")
+
+
+# -- data -------------------------------------------------------------------
+
+
+def unbound_source(source: str, objective: str, datasets: Sequence[str]) -> TrainError:
+    return TrainError(
+        f"data source `{source}` is not bound to a data set: add `data {source} = "
+        f"datasets.NAME(...)` to `train {objective}:` or pass `--set data.{source}="
+        f"datasets.NAME(...)`; the data sets are {_listed(datasets)}"
+    )
+
+
+def binding_not_a_call(source: str, value: str) -> TrainError:
+    return TrainError(
+        f"`data {source} = {value}` does not name a data set; "
+        f"write e.g. `data {source} = datasets.mnist(split = \"train\")`"
+    )
+
+
+def binding_positional(source: str, call: str) -> TrainError:
+    return TrainError(
+        f"`data {source} = {call}` gives options by position; name them, "
+        f"e.g. `split = \"train\"`"
+    )
+
+
+def data_error(source: str, call: str, reason: str) -> TrainError:
+    return TrainError(f"data source `{source}` = {call}: {reason}")
+
+
+def bad_fields_option(source: str, value: str) -> TrainError:
+    return TrainError(
+        f"data source `{source}`: `fields` must be a list of field names, "
+        f"e.g. `fields = [\"image\", \"label\"]`, not {value}"
+    )
+
+
+def unknown_field(source: str, dataset: str, name: str, fields: Sequence[str]) -> TrainError:
+    return TrainError(
+        f"data source `{source}`: data set `{dataset}` has no field `{name}`"
+        f"{_did_you_mean(name, fields)}; its fields are {_listed(fields)}"
+    )
+
+
+def field_count(source: str, wires: Sequence[WireType], dataset: str,
+                fields: Sequence[str], chosen: bool) -> TrainError:
+    outs = ", ".join(t.described() for t in wires)
+    if chosen:
+        found = f"`fields` names {len(fields)} ({_listed(fields)})"
+    else:
+        found = f"data set `{dataset}` has only {len(fields)} ({_listed(fields)})"
+    return TrainError(
+        f"data source `{source}` declares {len(wires)} outputs ({outs}) but {found}; "
+        "pick one field per output with `fields = [...]`"
+    )
+
+
+def field_shape(source: str, position: int, wire: WireType, dataset: str, name: str,
+                shape: tuple[int, ...], dtype: str, expected: str) -> TrainError:
+    return TrainError(
+        f"data source `{source}` output {position} ({wire.described()}) gets field `{name}` "
+        f"of data set `{dataset}`, whose examples are {dtype} of shape {shape}; "
+        f"a {wire.structural()} wire takes {expected}"
+    )
+
+
+def class_range(source: str, position: int, wire: WireType, dataset: str, name: str,
+                low: int, high: int, classes: int) -> TrainError:
+    return TrainError(
+        f"data source `{source}` output {position} ({wire.described()}) gets field `{name}` "
+        f"of data set `{dataset}` with class indices {low}..{high}, "
+        f"but the wire has {classes} classes (0..{classes - 1})"
+    )
+
+
+def empty_dataset(source: str, dataset: str) -> TrainError:
+    return TrainError(f"data source `{source}`: data set `{dataset}` has no examples")
+
+
+# -- run folder and checkpoints ----------------------------------------------
+
+
+def run_dir_not_empty(out: Path) -> TrainError:
+    return TrainError(
+        f"{out} already holds files; nothing there was changed. Continue that run with "
+        "`--resume`, or choose a new folder with `--out`",
+        USAGE,
+    )
+
+
+def run_dir_is_file(out: Path) -> TrainError:
+    return TrainError(f"{out} is a file, not a run folder; choose a folder with `--out`", USAGE)
+
+
+def nothing_to_resume(out: Path) -> TrainError:
+    return TrainError(
+        f"--resume: {out} holds no run (no config.json); start it without `--resume`", USAGE
+    )
+
+
+def resume_other_objective(out: Path, was: str, now: str) -> TrainError:
+    return TrainError(
+        f"--resume: {out} trains `{was}`, not `{now}`; pass `--objective {was}`", USAGE
+    )
+
+
+def resume_other_seed(out: Path, was: int, now: int) -> TrainError:
+    return TrainError(
+        f"--resume: {out} was started with seed {was}; resuming it with seed {now} would not "
+        f"continue the same run (drop `--set seed=...` or pass `--set seed={was}`)",
+        USAGE,
+    )
+
+
+def checkpoint_mismatch(directory: Path, step: int, reason: str) -> TrainError:
+    return TrainError(
+        f"the checkpoint at step {step} in {directory} does not fit this program's learners "
+        f"(was the .task file or an `impl` changed since?): {reason}"
+    )
+
+
+# -- sharding ------------------------------------------------------------------
+
+
+def batch_not_divisible(batch: int, devices: int, processes: int) -> TrainError:
+    over = f"{devices} devices" + (f" on {processes} processes" if processes > 1 else "")
+    smaller = batch - batch % devices
+    suggestion = f"{smaller} or {smaller + devices}" if smaller else f"{devices}"
+    return TrainError(
+        f"batch {batch} cannot be split evenly over {over}; "
+        f"use a multiple of {devices}, e.g. `--set batch={suggestion}`",
+        USAGE,
+    )
+
+
+def distributed_env(variable: str, value: str) -> TrainError:
+    return TrainError(
+        f"${variable} must be a whole number for multi-host training, not {value!r}", USAGE
+    )
+
+
+# -- the loop ----------------------------------------------------------------
+
+
+def diverged(step: int, equations: Sequence[str], learners: Sequence[str],
+             last_checkpoint: int | None) -> TrainError:
+    if equations:
+        what = f"the value of {_listed(equations)} is not finite"
+    elif learners:
+        what = f"the gradient reaching {_listed(learners)} is not finite"
+    else:
+        what = "the parameters are not finite after the update"
+    kept = (
+        f"The last good checkpoint (step {last_checkpoint}) is kept"
+        if last_checkpoint is not None
+        else "No checkpoint had been saved yet"
+    )
+    return TrainError(
+        f"training stopped at step {step}: {what}. {kept}. A lower learning rate "
+        "(`--set optimizer=adam(lr = 1e-4)`) or a smaller weight on that equation usually helps",
+        DIVERGED,
+    )
+
+
+def interrupted(step: int, command: str) -> str:
+    return f"interrupted at step {step}; a checkpoint was saved. Resume with:\n  {command}"
+
+
+def aborted() -> str:
+    return "interrupted; only the checkpoints saved before now (if any) are kept"
+
+
+def finished(steps: int, loss: float | None, out: Path, seconds: float) -> str:
+    shown = "n/a" if loss is None else f"{loss:.4g}"
+    return f"trained {steps} steps in {seconds:.1f}s, final loss {shown}; run saved in {out}"

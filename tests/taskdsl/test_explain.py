@@ -1,0 +1,115 @@
+"""`taskdsl explain`: each task as the loss formula it lowers to, in text and LaTeX."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from taskdsl import check_text, load
+from taskdsl.cli import main
+from taskdsl.explain import Notation, equation_formula, explain, objective_formula
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
+GOLDEN = Path(__file__).parent / "golden" / "errors"
+PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+
+TASKS = {
+    "classify": "E[(x, y)~mnist] CE(get(x), y)   trains: get",
+    "put_get": "E[x~mnist; a~digit] CE(get(put(x, a)), a)   trains: put",
+    "get_put": "E[x~mnist] MSE(put(x, get(x)), x)   trains: put",
+    "undo": "E[x~mnist; a~digit] MSE(put(put(x, a), get(x)), x)   trains: put",
+}
+
+
+@pytest.fixture(scope="module")
+def text() -> str:
+    return explain(load(EXAMPLE))
+
+
+def test_each_task_formula(text: str) -> None:
+    for name, formula in TASKS.items():
+        assert f"  {name}: {formula}" in text.splitlines()
+
+
+def test_objective_total(text: str) -> None:
+    lines = text.splitlines()
+    head = lines.index("Objective manipulate = put_get + 10 · get_put + undo:")
+    assert lines[head + 1:head + 4] == [
+        "  loss = E[x~mnist; a~digit] CE(get(put(x, a)), a)   trains: put",
+        "       + 10 · E[x~mnist] MSE(put(x, get(x)), x)   trains: put",
+        "       + E[x~mnist; a~digit] MSE(put(put(x, a), get(x)), x)   trains: put",
+    ]
+    assert "10 · E[x~mnist] MSE(put(x, get(x)), x)   trains: put" in text
+
+
+def test_boxes_table(text: str) -> None:
+    lines = text.splitlines()
+    assert lines[0] == "Boxes:"
+    assert "  random   digit : -> Digit ~ uniform" in lines
+    assert "  learner  put   : Image, Digit -> Image" in lines
+
+
+def test_weights_multiply_through_nested_objectives() -> None:
+    program = load_text("""
+data d : -> Real[4], Real[4]
+learner f : Real[4] -> Real[4]
+task fit:
+    x, y <- d
+    f(x) = y      by l1
+objective inner = 3 * fit
+objective outer = 2 * inner
+""")
+    outer = program.objectives["outer"]
+    assert [t.weight for t in outer.terms] == [6.0]
+    assert objective_formula(outer, Notation()) == "outer = 6 · fit"
+    assert equation_formula(outer.terms[0].equation, Notation(), 6.0) == \
+        "6 · E[(x, y)~d] L1(f(x), y)"
+
+
+def load_text(source: str):
+    result = check_text(source, "t.task")
+    assert result.ok, result.render()
+    return result.program
+
+
+def test_latex() -> None:
+    text = explain(load(EXAMPLE), latex=True)
+    assert "\\mathbb{E}" in text
+    assert ("get_put: \\mathbb{E}_{x \\sim \\mathrm{mnist}}\\,\\mathrm{MSE}"
+            "(\\mathrm{put}(x, \\mathrm{get}(x)), x)   trains: put") in text
+    assert "10 \\cdot \\mathbb{E}_{x \\sim \\mathrm{mnist}}" in text
+    assert "\\mathrm{put\\_get}" in text  # underscores escaped
+    assert "·" not in text and "E[" not in text
+
+
+def test_cli_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "get_put: E[x~mnist] MSE(put(x, get(x)), x)   trains: put" in out
+    assert main(["explain", "--latex", str(EXAMPLE)]) == 0
+    assert "\\mathbb{E}" in capsys.readouterr().out
+
+
+def test_cli_explain_with_errors_exits_1(capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(GOLDEN)
+    assert main(["explain", "side_types.task"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith((GOLDEN / "side_types.expected").read_text())
+
+
+def test_cli_explain_subprocess(tmp_path: Path) -> None:
+    missing = subprocess.run([PYTHON, "-m", "taskdsl", "explain", "nope.task"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+    assert "cannot read `nope.task`: no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    usage = subprocess.run([PYTHON, "-m", "taskdsl", "explain"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2
+    assert "Traceback" not in usage.stderr

@@ -1,0 +1,69 @@
+"""The front end never imports JAX: checking and building the CLI stay light.
+
+Each check runs in a fresh interpreter, since the test process itself may have
+imported JAX for other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
+PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+HEAVY = ("jax", "jaxlib", "flax", "optax", "orbax")
+
+PROBE = """
+import json, sys
+{body}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+print(json.dumps(heavy))
+"""
+
+
+def loaded_after(body: str) -> list[str]:
+    script = PROBE.format(body=body, heavy=HEAVY)
+    run = subprocess.run([PYTHON, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_probe_can_see_jax() -> None:
+    """The probe itself works: a module named like JAX's does show up."""
+    assert loaded_after("import types; sys.modules['flax.linen'] = types.ModuleType('x')") == [
+        "flax.linen"]
+
+
+def test_check_file_does_not_import_jax() -> None:
+    body = f"""
+import taskdsl
+import taskdsl.cli
+result = taskdsl.check_file({str(EXAMPLE)!r})
+assert result.ok, result.render()
+"""
+    assert loaded_after(body) == []
+
+
+def test_building_the_cli_parser_does_not_import_jax() -> None:
+    body = """
+from taskdsl.cli import build_parser
+parser = build_parser()
+args = parser.parse_args(["check", "x.task"])
+assert args.command == "check"
+"""
+    assert loaded_after(body) == []
+
+
+def test_check_and_explain_commands_do_not_import_jax() -> None:
+    body = f"""
+import contextlib, io
+from taskdsl.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    assert main(["check", {str(EXAMPLE)!r}]) == 0
+    assert main(["explain", {str(EXAMPLE)!r}]) == 0
+"""
+    assert loaded_after(body) == []
