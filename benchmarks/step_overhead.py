@@ -23,7 +23,9 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +42,6 @@ OBJECTIVE = "manipulate"
 LEARNING_RATE = 1e-3
 
 Batch = dict[str, tuple[jax.Array, ...]]
-Step = Callable[[jax.Array, int], jax.Array]  # step i on a key; returns the loss
 
 
 def synthetic_batches(lowered: Lowered, batch: int, count: int, seed: int = 0) -> list[Batch]:
@@ -54,21 +55,35 @@ def synthetic_batches(lowered: Lowered, batch: int, count: int, seed: int = 0) -
     ]
 
 
-def taskdsl_step(lowered: Lowered, batches: list[Batch]) -> Step:
-    """The lowered objective's train step, as the training loop runs it."""
-    init_opt_state, step = make_train_step(lowered, optax.adam(LEARNING_RATE))
-    state = {"params": lowered.init(jax.random.key(0))}
-    state["opt"] = init_opt_state(state["params"])
+@dataclass
+class Runner:
+    """A jitted train step and the state it threads: ``run`` does step ``i``."""
 
-    def run(key: jax.Array, i: int) -> jax.Array:
-        state["params"], state["opt"], metrics = step(state["params"], state["opt"],
-                                                      batches[i % len(batches)], key)
+    step: Callable  # (params, opt_state, batch, key) -> (params, opt_state, metrics)
+    params: Any
+    opt_state: Any
+    batches: list[Batch]
+
+    def run(self, key: jax.Array, i: int) -> jax.Array:
+        self.params, self.opt_state, metrics = self.step(
+            self.params, self.opt_state, self.batches[i % len(self.batches)], key)
         return metrics["loss"]
 
-    return run
+    def flops(self) -> float:
+        """XLA's count of the compiled step's floating-point operations (load-independent)."""
+        compiled = self.step.lower(self.params, self.opt_state, self.batches[0],
+                                   jax.random.key(0)).compile()
+        return float(compiled.cost_analysis()["flops"])
 
 
-def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Step:
+def taskdsl_step(lowered: Lowered, batches: list[Batch]) -> Runner:
+    """The lowered objective's train step, as the training loop runs it."""
+    init_opt_state, step = make_train_step(lowered, optax.adam(LEARNING_RATE))
+    params = lowered.init(jax.random.key(0))
+    return Runner(step, params, init_opt_state(params), batches)
+
+
+def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Runner:
     """The same objective by hand: plain JAX, Flax NNX, Optax."""
     image, digit = lowered.data_requests()[0].types
     get = build("cnn", (image,), (digit,), {"width": 32}, nnx.Rngs(0))
@@ -108,21 +123,14 @@ def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Step:
         metrics = {**tasks, "loss": total, "grad_norm/put": optax.tree.norm(grads)}
         return optax.apply_updates(put_params, updates), opt_state, metrics
 
-    jitted = jax.jit(step, donate_argnums=(0, 1))
-    state = {"params": put_params, "opt": optimizer.init(put_params)}
-
-    def run(key: jax.Array, i: int) -> jax.Array:
-        state["params"], state["opt"], metrics = jitted(state["params"], state["opt"],
-                                                        batches[i % len(batches)], key)
-        return metrics["loss"]
-
-    return run
+    return Runner(jax.jit(step, donate_argnums=(0, 1)), put_params, optimizer.init(put_params),
+                  batches)
 
 
-def timed(run: Step, key: jax.Array, i: int) -> float:
+def timed(runner: Runner, key: jax.Array, i: int) -> float:
     """Seconds for one step, dispatch to finished result."""
     start = time.perf_counter()
-    jax.block_until_ready(run(key, i))
+    jax.block_until_ready(runner.run(key, i))
     return time.perf_counter() - start
 
 
@@ -133,27 +141,33 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps of each (default 5)")
     parser.add_argument("--chunk", type=int, default=10,
                         help="steps of one before switching to the other (default 10)")
+    parser.add_argument("--flops", action="store_true",
+                        help="also print each compiled step's FLOP count (compiles each again)")
     args = parser.parse_args()
 
     lowered = lower(taskdsl.load(EXAMPLE), OBJECTIVE)
     batches = synthetic_batches(lowered, args.batch, count=4)
-    runs = {"taskdsl": taskdsl_step(lowered, batches),
+    runners = {"taskdsl": taskdsl_step(lowered, batches),
             "handwritten": handwritten_step(lowered, batches)}
     keys = jax.random.split(jax.random.key(0), args.warmup + args.steps)
     print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
           f"batch {args.batch}, {args.steps} steps each after {args.warmup} warm-up")
 
-    for name, run in runs.items():
+    for name, runner in runners.items():
         start = time.perf_counter()
         for i in range(args.warmup):
-            jax.block_until_ready(run(keys[i], i))
+            jax.block_until_ready(runner.run(keys[i], i))
         print(f"  {name}: compiled and warmed up in {time.perf_counter() - start:.1f}s")
 
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    if args.flops:
+        for name, runner in runners.items():
+            print(f"  {name}: {runner.flops() / 1e9:.3f} GFLOP per step (XLA cost analysis)")
+
+    times: dict[str, list[float]] = {name: [] for name in runners}
     for first in range(args.warmup, args.warmup + args.steps, args.chunk):
-        for name, run in runs.items():
+        for name, runner in runners.items():
             for i in range(first, min(first + args.chunk, args.warmup + args.steps)):
-                times[name].append(timed(run, keys[i], i))
+                times[name].append(timed(runner, keys[i], i))
 
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     for name, median in medians.items():

@@ -1,4 +1,5 @@
-from taskdsl.cli import main
 import sys
+
+from taskdsl.cli import main
 
 sys.exit(main())

@@ -18,6 +18,7 @@ COMMANDS = (
     "taskdsl.commands.fmt",
     "taskdsl.commands.render",
     "taskdsl.backends.jax.cli",
+    "taskdsl.backends.jax.compile_cli",
     "taskdsl.backends.jax.eval_cli",
 )
 

@@ -38,6 +38,7 @@ from taskdsl.ir import (
     Term,
     TrainSpec,
 )
+from taskdsl.parser import collector_paused
 from taskdsl.scope import ERROR_TYPE, PatternEntry, Scope, Template, is_type_var, suggest
 from taskdsl.source import Span
 from taskdsl.types import Signature, WireType
@@ -61,6 +62,10 @@ class ModuleElaborator(TemplateSource):
 
     # ------------------------------------------------------------ entry
     def run(self, module: ast.Module, scope: Scope) -> Scope:
+        with collector_paused():
+            return self._run(module, scope)
+
+    def _run(self, module: ast.Module, scope: Scope) -> Scope:
         statements = module.statements
         for node in _of(statements, ast.TypeAlias):
             if self._declare(scope, node.name, node.span):
@@ -107,7 +112,7 @@ class ModuleElaborator(TemplateSource):
         )
 
     def _declare(self, scope: Scope, name: str, span: Span) -> bool:
-        if name in scope.first_seen or name in scope.names():
+        if name in scope.first_seen or scope.defines(name):
             first = scope.first_seen.get(name)
             self.diags.error("duplicate", span, name=name, first=str(first) if first else "an import")
             return False

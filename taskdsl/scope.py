@@ -86,13 +86,8 @@ class Scope:
             first_seen={},
         )
 
-    def names(self) -> set[str]:
-        return {
-            *self.aliases,
-            *self.boxes,
-            *self.defs,
-            *self.patterns,
-            *self.tasks,
-            *self.objectives,
-            *self.objective_nodes,
-        }
+    def defines(self, name: str) -> bool:
+        """Whether ``name`` already means something here (without building a set of all names)."""
+        tables = (self.aliases, self.boxes, self.defs, self.patterns, self.tasks, self.objectives,
+                  self.objective_nodes)
+        return any(name in table for table in tables)

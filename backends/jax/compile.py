@@ -246,7 +246,9 @@ class _Task:
         outs = []
         for wire, t in zip(box.outputs, types, strict=True):
             name = self.var(wire)
-            self.vars[wire] = _Var(name, f"{name}_logits" if t.kind in SQUASH else None)
+            logits = f"{name}_logits" if t.kind in SQUASH else None
+            self.taken.add(logits or name)
+            self.vars[wire] = _Var(name, logits)
             outs.append(self.vars[wire].logits or name)
         args = ", ".join([f"params[{box.name!r}]", *(self.vars[w].name for w in box.inputs)])
         self.emit(f"{_unpack(outs)} = apply[{box.name!r}]({args})")

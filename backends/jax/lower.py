@@ -55,13 +55,17 @@ from .values import Value
 
 __all__ = [
     "DEFAULT_NETS",
+    "OPTIMIZERS",
     "DataRequest",
     "LowerError",
     "Lowered",
+    "data_requests",
+    "find_objective",
     "lower",
     "make_train_step",
     "metric_names",
     "optimizer_from_spec",
+    "trained_learners",
 ]
 
 Params = dict[str, nnx.State]

@@ -108,13 +108,14 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     feed = feeding.Feed(lowered.data_requests(), sources, settings.batch, settings.seed,
                         process=jax.process_index(), processes=jax.process_count())
     primary = jax.process_index() == 0
+    if primary:  # first, so that a folder holding anything holds a run that --resume knows
+        _write_config(out, program, name, settings, settings_overrides, lowered, sources,
+                      previous)
     with Checkpoints(out, settings.keep) as checkpoints:
         start = checkpoints.latest_step() if resume else None
         if start is not None:
             params, opt_state, _ = checkpoints.restore(start, params, opt_state)
         if primary:
-            _write_config(out, program, name, settings, settings_overrides, lowered, sources,
-                          start, previous)
             _trim_metrics(out / METRICS, start or 0)
         loop = _Loop(lowered, settings, checkpoints, out, primary, start)
         with _stop_requests() as stop, _progress_bar(name, settings.steps, progress and primary
@@ -159,8 +160,7 @@ def _versions() -> dict[str, str | None]:
 
 def _write_config(out: Path, program: Program, objective: str, settings: Settings,
                   overrides: Sequence[str], lowered: Lowered,
-                  sources: Mapping[str, feeding.BoundSource], start: int | None,
-                  previous: dict | None) -> None:
+                  sources: Mapping[str, feeding.BoundSource], previous: dict | None) -> None:
     """Record what this run trains; a resume keeps the history of earlier starts."""
     try:
         text = Path(program.path).read_text(encoding="utf-8")
@@ -177,7 +177,7 @@ def _write_config(out: Path, program: Program, objective: str, settings: Setting
         "learners": list(lowered.learner_names),
         "data": {r.key: {"source": r.source, "binding": sources[r.source].binding}
                  for r in lowered.data_requests()},
-        "resumed_from_step": start,
+        "resumed": previous is not None,
         "platform": jax.default_backend(),
         "devices": jax.device_count(),
         "processes": jax.process_count(),

@@ -13,6 +13,7 @@ formatter has work to do.  :func:`corruptions` breaks a valid text at random.
 
 from __future__ import annotations
 
+import random
 import re
 import string
 from collections.abc import Callable, Sequence
@@ -117,7 +118,7 @@ class _Program:
         return self.draw(st.sampled_from(list(items)))
 
     def chance(self, p: float) -> bool:
-        return self.draw(st.floats(0, 1)) < p
+        return self.draw(st.integers(0, 99)) < p * 100
 
     def type_tokens(self, t: WireType) -> list[str]:
         return list(self.pick(self.spellings[t]))
@@ -523,22 +524,29 @@ def _implementation(p: _Program, objectives: list[str]) -> None:
 
 
 # -------------------------------------------------------------- layout
-COMMENT_TEXT = st.text(string.ascii_letters + string.digits + " #\"'\\é中\u2028\t", max_size=12)
+COMMENT_CHARS = string.ascii_letters + string.digits + " #\"'\\é中\u2028\t"
 WORD = set(string.ascii_letters + string.digits + "_")
 
 
 class _Writer:
-    """Writes statements as text with random (valid) spacing, blank lines and comments."""
+    """Writes statements as text with random (valid) spacing, blank lines and comments.
 
-    def __init__(self, draw: Draw):
-        self.draw = draw
+    Layout choices come from one seeded generator: drawing each through Hypothesis
+    would cost more than everything else a test does.
+    """
+
+    def __init__(self, seed: int):
+        self.random = random.Random(seed)
         self.parts: list[str] = []
 
     def chance(self, p: float) -> bool:
-        return self.draw(st.floats(0, 1)) < p
+        return self.random.random() < p
+
+    def pick(self, choices: Sequence[str]) -> str:
+        return self.random.choice(choices)
 
     def comment(self) -> str:
-        return "#" + self.draw(COMMENT_TEXT)
+        return "#" + "".join(self.random.choices(COMMENT_CHARS, k=self.random.randrange(12)))
 
     def statements(self, items: Sequence[Line | Block]) -> str:
         if self.chance(0.3):
@@ -547,7 +555,7 @@ class _Writer:
             self.gap("")
             if isinstance(item, Block):
                 self.line(item.header, "")
-                indent = self.draw(st.sampled_from([" ", "  ", "    ", "\t", "        "]))
+                indent = self.pick([" ", "  ", "    ", "\t", "        "])
                 for inner in item.items:
                     if self.chance(0.1):
                         self.gap(indent)
@@ -555,15 +563,15 @@ class _Writer:
             else:
                 self.line(item.tokens, "")
         if self.chance(0.3):
-            self.gap(self.draw(st.sampled_from(["", "    "])))
+            self.gap(self.pick(["", "    "]))
         return "".join(self.parts)
 
     def gap(self, indent: str) -> None:
         """Blank lines (maybe holding spaces) and own-line comments."""
-        for _ in range(self.draw(st.integers(0, 2))):
+        for _ in range(self.random.randrange(3)):
             if self.chance(0.4):
-                self.parts.append(self.draw(st.sampled_from([indent, "", "  "])) + self.comment())
-            self.parts.append(self.draw(st.sampled_from(["", " ", "\t"])) + "\n")
+                self.parts.append(self.pick([indent, "", "  "]) + self.comment())
+            self.parts.append(self.pick(["", " ", "\t"]) + "\n")
 
     def line(self, tokens: Sequence[str], indent: str) -> None:
         out = [indent]
@@ -574,17 +582,17 @@ class _Writer:
             out.append(token)
             depth += (token in ("(", "[")) - (token in (")", "]"))
         if self.chance(0.2):
-            out.append(self.draw(st.sampled_from([" ", "  ", "\t"])) + self.comment())
+            out.append(self.pick([" ", "  ", "\t"]) + self.comment())
         self.parts.append("".join(out) + "\n")
 
     def space(self, before: str, after: str, depth: int) -> str:
         needed = before[-1] in WORD and (after[0] in WORD or after[0] == "-")
         if depth > 0 and before in ",([" and self.chance(0.05):
-            comment = self.draw(st.sampled_from(["", "  " + self.comment()]))
-            return comment + "\n" + self.draw(st.sampled_from(["", "  ", "\t\t"]))
+            comment = self.pick(["", "  " + self.comment()])
+            return comment + "\n" + self.pick(["", "  ", "\t\t"])
         if self.chance(0.02):
-            return " \\\n" + self.draw(st.sampled_from(["", "   "]))
-        return self.draw(st.sampled_from([" ", "  "] if needed else ["", " ", " ", "  "]))
+            return " \\\n" + self.pick(["", "   "])
+        return self.pick([" ", "  "] if needed else ["", " ", " ", "  "])
 
 
 @st.composite
@@ -599,7 +607,7 @@ def programs(draw: Draw) -> str:
     for _ in range(draw(st.integers(1, 4))):
         _task(p)
     _implementation(p, _objectives(p))
-    return _Writer(draw).statements(p.statements)
+    return _Writer(draw(st.integers(0, 2**32))).statements(p.statements)
 
 
 # ---------------------------------------------------------- corruption

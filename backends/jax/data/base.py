@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from taskdsl.backends.jax.data import messages
 
 SPLITS = ("train", "test")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from taskdsl.backends.jax.data import messages
 from taskdsl.backends.jax.data.base import DataError, Dataset, split_indices
 

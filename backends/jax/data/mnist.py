@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from taskdsl.backends.jax.data import messages
 from taskdsl.backends.jax.data.base import SPLITS, DataError, Dataset, check_choice, check_int
 from taskdsl.backends.jax.data.locate import find_file, read_bytes

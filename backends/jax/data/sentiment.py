@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
 from taskdsl.backends.jax.data import messages
 from taskdsl.backends.jax.data.base import (
     SPLITS,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+
 from taskdsl.backends.jax.data import messages
 from taskdsl.backends.jax.data.base import (
     SPLITS,

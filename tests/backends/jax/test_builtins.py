@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from taskdsl.backends.jax.builtins import BUILTINS
 from taskdsl.backends.jax.values import Value, WireValueError
-
 from taskdsl.types import WireType
 
 REAL3 = WireType("Real", (3,))

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from taskdsl.backends.jax.divergences import (
     ALLOWED,
     DEFAULTS,
@@ -17,7 +18,6 @@ from taskdsl.backends.jax.divergences import (
     divergence,
 )
 from taskdsl.backends.jax.values import Value, WireValueError
-
 from taskdsl.types import KINDS, WireType
 
 REAL = WireType("Real", (2,))

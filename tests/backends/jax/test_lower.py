@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,8 +79,15 @@ def program(text: str = MANIPULATOR) -> Program:
     return result.program
 
 
-def lowered(objective: str | None = None, **impls: object) -> Lowered:
+def lower_with(objective: str, **impls: object) -> Lowered:
+    """Lower with tiny MLPs for get and put unless ``impls`` says otherwise."""
     return lower(program(), objective, {"get": TINY, "put": TINY, **impls})
+
+
+@functools.cache
+def lowered(objective: str, identity_put: bool = False) -> Lowered:
+    """Shared across tests, so each objective's init and loss compile once."""
+    return lower_with(objective, **({"put": IDENTITY} if identity_put else {}))
 
 
 def random_batch(low: Lowered, seed: int = 0) -> dict[str, tuple[np.ndarray, ...]]:
@@ -91,10 +101,14 @@ def random_batch(low: Lowered, seed: int = 0) -> dict[str, tuple[np.ndarray, ...
     return {r.key: tuple(array(t) for t in r.types) for r in low.data_requests()}
 
 
+@functools.cache
+def jitted_loss(low: Lowered) -> Callable:
+    return jax.jit(low.loss, static_argnums=3)
+
+
 def evaluate(low: Lowered, key: int = 1, seed: int = 0) -> tuple[jax.Array, dict]:
     params = low.init(jax.random.key(0))
-    return jax.jit(low.loss, static_argnums=3)(params, random_batch(low, seed),
-                                               jax.random.key(key), B)
+    return jitted_loss(low)(params, random_batch(low, seed), jax.random.key(key), B)
 
 
 # ---------------------------------------------------------------- the loss
@@ -112,13 +126,13 @@ def test_total_is_the_weighted_sum_of_the_task_values() -> None:
 
 def test_a_draw_is_the_same_sample_on_both_sides() -> None:
     """(e) put(x, get(x)) = x with an identity put: 0 only if both sides see one sample of x."""
-    _, tasks = evaluate(lowered("get_put", put=IDENTITY))
+    _, tasks = evaluate(lowered("get_put", identity_put=True))
     assert float(tasks["get_put"]) == 0.0
 
 
 def test_two_draws_are_independent() -> None:
     """(e) put(x, get(x)) = y, x and y two draws from N(0, I): E (x - y)² = 2."""
-    _, tasks = evaluate(lowered("fresh", put=IDENTITY))
+    _, tasks = evaluate(lowered("fresh", identity_put=True))
     assert 1.0 < float(tasks["fresh"]) < 3.0
 
 
@@ -145,7 +159,7 @@ def test_loss_is_the_same_eagerly_and_under_jit() -> None:
     low = lowered("manipulate")
     params, batch, key = low.init(jax.random.key(0)), random_batch(low), jax.random.key(1)
     eager, _ = low.loss(params, batch, key, B)
-    jitted, _ = jax.jit(low.loss, static_argnums=3)(params, batch, key, B)
+    jitted, _ = jitted_loss(low)(params, batch, key, B)
     np.testing.assert_allclose(eager, jitted, rtol=1e-5)
 
 
@@ -171,12 +185,12 @@ def test_apply_runs_one_learner_and_returns_logits() -> None:
 def test_an_impl_that_cannot_fit_names_the_learner_and_the_net() -> None:
     """(f) a U-Net cannot be a classifier."""
     with pytest.raises(LowerError, match=r"learner `get`.*`nets\.unet`"):
-        lowered("manipulate", get=Call("nets.unet"))
+        lower_with("manipulate", get=Call("nets.unet"))
 
 
 def test_an_unknown_net_is_a_lower_error() -> None:
     with pytest.raises(LowerError, match=r"learner `put`.*did you mean `nets\.mlp`"):
-        lowered("manipulate", put=Call("nets.mlpp"))
+        lower_with("manipulate", put=Call("nets.mlpp"))
 
 
 @pytest.mark.parametrize(("image", "nets"), [
@@ -204,17 +218,17 @@ task t:
 
 def test_loaded_models_are_not_supported_yet() -> None:
     with pytest.raises(LowerError, match="not supported"):
-        lowered("manipulate", get=Call("load", (), {"path": "runs/x"}))
+        lower_with("manipulate", get=Call("load", (), {"path": "runs/x"}))
 
 
 def test_options_by_position_are_refused() -> None:
     with pytest.raises(LowerError, match="by position"):
-        lowered("manipulate", get=Call("nets.mlp", (8,)))
+        lower_with("manipulate", get=Call("nets.mlp", (8,)))
 
 
 def test_an_unknown_objective_lists_the_known_ones() -> None:
     with pytest.raises(LowerError, match="`manipulate`"):
-        lowered("manipulat")
+        lower_with("manipulat")
 
 
 # ---------------------------------------------------------------- training

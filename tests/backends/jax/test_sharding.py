@@ -45,7 +45,7 @@ EIGHT_DEVICES = textwrap.dedent('''
     impl get = nets.mlp(width = 8, depth = 1)
     impl put = nets.mlp(width = 8, depth = 1)
     train all:
-        data pairs = datasets.sprites(n = 64, size = 8, fields = ["position", "shape"])
+        data pairs = datasets.sprites(n = 64, size = 8, fields = ["position", "scale"])
     """
     assert jax.device_count() == 8
     program = taskdsl.check_text(TEXT).program

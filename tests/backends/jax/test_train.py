@@ -140,7 +140,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(task_file: Path,
     assert resumed.step == STEPS
     assert_same_params(resumed.params, reference.params)
     config = json.loads((resumed.out / "config.json").read_text())
-    assert config["resumed_from_step"] == 250
+    assert config["resumed"] is True
     assert config["history"][0]["settings"]["steps"] == 250
 
 
@@ -250,7 +250,7 @@ def test_a_diverging_run_names_the_equation_and_keeps_its_checkpoint(task_file: 
 
 @pytest.mark.parametrize(("args", "code", "expected"), [
     (("--set", "bacth=3"), USAGE, "did you mean `batch`?"),
-    (("--set", "data.sprites=datasets.mnist(path = \"nowhere\")"), 1, "cannot find"),
+    (("--set", "data.sprites=datasets.sprite()"), 1, "did you mean 'sprites'?"),
     (("--objective", "nope"), USAGE, "no objective or task called `nope`"),
 ])
 def test_user_errors_are_messages_not_tracebacks(task_file: Path, args: tuple, code: int,

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from taskdsl.backends.jax.values import Value, WireValueError
 
+from taskdsl.backends.jax.values import Value, WireValueError
 from taskdsl.types import WireType
 
 REAL = WireType("Real", (2, 3))

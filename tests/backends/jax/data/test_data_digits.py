@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.datasets import load_digits
+
 from taskdsl.backends.jax.data import load
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from taskdsl.backends.jax.data import DataError, load, load_mnist, parse_idx, read_idx
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from taskdsl.backends.jax.data import LOADERS, DataError, Dataset, load
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from taskdsl.backends.jax.data import DataError, Tokenizer, load, load_sentiment
 from taskdsl.backends.jax.data.sentiment import read_snippets, tokenize
 

@@ -1,0 +1,112 @@
+"""How the front end (parse, check, elaborate) scales with the size of a program.
+
+Generates programs of 1k, 4k and 16k boxes -- many small tasks of four
+applications each, plus long chains (one ``let`` per box, and point-free defs of
+many ``>>`` steps) -- and times :func:`taskdsl.loader.check_text` on each, best
+of three.  Prints a table, then one line for scripts::
+
+    frontend_scaling: boxes=16000 seconds=<s> growth_4x=<time(16k) / time(4k)>
+
+The goal: 16k boxes in under 2 s, and less than 5x the time for 4x the boxes.
+
+    python benchmarks/frontend_scaling.py [--sizes 1000 4000 16000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from taskdsl.loader import check_text
+
+HEADER = """\
+type Image = Real[16]
+type Code = Real[4]
+type Label = Class[10]
+
+data pairs : -> Image, Label
+random noise : -> Code ~ normal
+
+learner enc : Image -> Code
+learner dec : Code -> Image
+learner cls : Image -> Label
+learner mix : Image, Code -> Image
+"""
+SMALL = 4  # boxes in a small task
+CHAIN = 100  # boxes in a chain task
+STEPS = 50  # `>>` steps in a point-free chain def
+
+
+def small_task(i: int) -> str:
+    """A task of four applications."""
+    return (f"task small{i}:\n"
+            "    x, y <- pairs\n"
+            "    z <- noise\n"
+            "    cls(mix(dec(enc(x)), z)) = y  trains cls, mix\n")
+
+
+def chain_task(i: int) -> str:
+    """A task of ``CHAIN`` applications: a line of ``let``s, then the point-free chain def."""
+    lets = (CHAIN - STEPS) // 2  # each `let` but the first applies two boxes
+    lines = [f"task chain{i}:", "    x, _ <- pairs", "    let c0 = enc(x)"]
+    lines += [f"    let c{step} = enc(dec(c{step - 1}))" for step in range(1, lets)]
+    lines.append(f"    roundtrip(dec(c{lets - 1})) = x  trains enc, dec")
+    return "\n".join(lines) + "\n"
+
+
+def program(boxes: int) -> str:
+    """A program of about ``boxes`` applications: a fifth of them in chains."""
+    chains = boxes // 5 // CHAIN
+    smalls = (boxes - chains * CHAIN) // SMALL
+    parts = [HEADER]
+    parts.append("def roundtrip = " + " >> ".join(["enc >> dec"] * (STEPS // 2)) + "\n")
+    parts += [small_task(i) for i in range(smalls)]
+    parts += [chain_task(i) for i in range(chains)]
+    terms = [f"small{i}" for i in range(smalls)] + [f"chain{i}" for i in range(chains)]
+    parts.append("objective everything = " + " + ".join(terms) + "\n")
+    return "\n".join(parts)
+
+
+def measure(text: str, repeat: int) -> tuple[float, int]:
+    """Best-of-``repeat`` seconds for ``check_text``, and the boxes of the program's equations."""
+    best = float("inf")
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = check_text(text, "<benchmark>")
+        best = min(best, time.perf_counter() - start)
+    assert result is not None
+    if not result.ok:
+        raise SystemExit("the generated program has errors:\n" + result.render())
+    boxes = sum(
+        1
+        for eq in result.program.tasks.values()
+        for side in (eq.lhs, eq.rhs)
+        for box in side.boxes
+        if box.kind.value in ("learner", "builtin")
+    )
+    return best, boxes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    check_text(program(100), "<warm-up>")  # build the parser once, outside the timings
+    print(f"{'boxes':>8} {'lines':>8} {'learner boxes':>14} {'seconds':>9} {'boxes/s':>9}")
+    times: dict[int, float] = {}
+    for size in args.sizes:
+        text = program(size)
+        seconds, boxes = measure(text, args.repeat)
+        times[size] = seconds
+        print(f"{size:>8} {text.count(chr(10)):>8} {boxes:>14} {seconds:>9.3f} "
+              f"{size / seconds:>9.0f}")
+    largest = args.sizes[-1]
+    previous = largest // 4
+    growth = times[largest] / times[previous] if previous in times else float("nan")
+    print(f"frontend_scaling: boxes={largest} seconds={times[largest]:.3f} growth_4x={growth:.2f}")
+
+
+if __name__ == "__main__":
+    main()
