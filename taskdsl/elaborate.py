@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from taskdsl import syntax as ast
-from taskdsl.builtins import ALL_DIVERGENCES, DISTRIBUTIONS, DIVERGENCES, default_divergence
+from taskdsl.builtins import ALL_DIVERGENCES, DISTRIBUTIONS, DIVERGENCES
 from taskdsl.diagnostics import Diagnostics
 from taskdsl.diagrams import (
     Builder,
@@ -178,6 +178,9 @@ class ModuleElaborator(TemplateSource):
         self.building.append(name)
         try:
             template = self._build(node, scope)
+        except RecursionError:
+            self._too_deep(node.span, name)
+            template = None
         finally:
             self.building.pop()
         if template is not None:
@@ -185,6 +188,13 @@ class ModuleElaborator(TemplateSource):
         else:
             self.failed.append((scope, name))
         return template
+
+    def _too_deep(self, span: Span, name: str) -> None:
+        """Report a def, task or objective built from a chain of definitions too long to
+        check (Python's stack runs out), instead of crashing."""
+        self.diags.error("syntax", span, message=f"`{name}` is nested too deeply to check",
+                         help="it is built from a chain of definitions hundreds deep; "
+                              "shorten the chain")
 
     def _build(self, node: ast.DiagramDef, scope: Scope) -> Template | None:
         learner = scope.boxes.get(node.name) if node.keyword == "refine" else None
@@ -273,7 +283,11 @@ class ModuleElaborator(TemplateSource):
         for node in _of(items, ast.Task):
             name = prefix + node.name
             if self._declare(export, name, node.span):
-                equation = self._task(node, scope, name)
+                try:
+                    equation = self._task(node, scope, name)
+                except RecursionError:
+                    self._too_deep(node.span, name)
+                    continue
                 if equation is not None:
                     scope.tasks[node.name] = equation
                     export.tasks[name] = equation
@@ -340,7 +354,8 @@ class ModuleElaborator(TemplateSource):
             self.diags.error("vacuous", node.span, name=node.name)
         trains = self._trains(clauses, learners, scope, quiet=broken)
         divergences = self._divergences(clauses, lhs_types)
-        return Equation(name, lhs, rhs, trains, divergences, tuple(draws), node.span)
+        return Equation(name, lhs, rhs, trains, divergences, tuple(draws), node.span,
+                        trains_named=any(isinstance(c, ast.Trains) for c in clauses))
 
     def _draw(self, item: ast.Draw, scope: Scope, builder: Builder, el: Elaborator) -> Draw | None:
         decl = scope.boxes.get(item.source)
@@ -446,8 +461,12 @@ class ModuleElaborator(TemplateSource):
             if term.name in scope.tasks:
                 terms.append(Term(weight, scope.tasks[term.name]))
             elif term.name in scope.objective_nodes or term.name in scope.objectives:
-                inner = (scope.objectives.get(term.name)
-                         or self._objective(term.name, scope, [*stack, name]))
+                try:
+                    inner = (scope.objectives.get(term.name)
+                             or self._objective(term.name, scope, [*stack, name]))
+                except RecursionError:
+                    self._too_deep(term.span, term.name)
+                    inner = None
                 if inner is not None:
                     terms.extend(Term(weight * t.weight, t.equation) for t in inner.terms)
             else:
@@ -600,7 +619,7 @@ class _UseBindings:
             boxes[param] = decl
             if param in sigs and not self._unify_sig(sigs[param], decl, arg):
                 ok = False
-        for name, kind in type_params.items():
+        for name in type_params:
             if name not in self.types and name not in self.dims and name not in args:
                 self.diags.error("pattern-arg-missing", node.span, pattern=pattern.name, name=name)
                 ok = False

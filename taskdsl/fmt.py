@@ -4,8 +4,10 @@ The style: 4-space indentation; single spaces around ``=``, ``->``, ``<-``,
 ``>>``, ``@``, ``+``, ``*``, ``~`` and after commas; a task's ``trains``/``by``
 clauses two spaces after its equation; one blank line around every block
 (``task``, ``pattern``, ``train``), while consecutive one-line statements keep
-the user's grouping (at most one blank line between them).  Parentheses appear
-exactly where the syntax tree needs them, so formatting never changes a
+the user's grouping (at most one blank line between them); numbers in the
+shortest spelling that reads back as the same value and type (``1e-3`` for
+floats below 0.01); strings with escapes only for what needs them.  Parentheses
+appear exactly where the syntax tree needs them, so formatting never changes a
 program: the formatted text parses to an equal tree and an equal IR, and
 formatting it again changes nothing.
 

@@ -114,6 +114,9 @@ class Equation:
     """An atomic task: ``lhs = rhs``, training ``trains`` under ``divergences``.
 
     ``divergences`` has one name per output wire; their sum compares the sides.
+    ``trains_named`` says whether a ``trains`` clause chose ``trains`` (else it is
+    every learner in the equation, by default); a backend that freezes a learner
+    (a loaded model) must drop it from a default but may refuse it when named.
     """
 
     name: str
@@ -123,6 +126,7 @@ class Equation:
     divergences: tuple[str, ...]
     draws: tuple[Draw, ...]
     span: Span = field(default=NOWHERE, compare=False, repr=False)
+    trains_named: bool = False
 
     def learners(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.lhs.learners() + self.rhs.learners()))

@@ -10,12 +10,14 @@ is reported and the intact ones still reach the checker.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import (
@@ -23,10 +25,8 @@ from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
-    UnexpectedToken,
 )
 from lark.indenter import Indenter
-from lark.tree import Meta
 
 from taskdsl import syntax as ast
 from taskdsl.diagnostics import Diagnostics
@@ -59,10 +59,10 @@ TOKEN_WORDS: dict[str, str] = {
     "LSQB": "`[`",
     "RSQB": "`]`",
 }
-KEYWORDS = (
-    "import from type learner fixed data random const def refine task let trains by "
-    "objective pattern use as impl train"
-).split()
+KEYWORDS = [
+    "import", "from", "type", "learner", "fixed", "data", "random", "const", "def", "refine",
+    "task", "let", "trains", "by", "objective", "pattern", "use", "as", "impl", "train",
+]
 TOKEN_WORDS.update({k.upper(): f"`{k}`" for k in KEYWORDS})
 
 # Words that open a statement (or a line of a pattern), for the context of a message.
@@ -93,7 +93,25 @@ def _lark() -> Lark:
         parser="lalr",
         postlex=TaskIndenter(),
         maybe_placeholders=False,
+        cache=_grammar_cache(),
     )
+
+
+def _grammar_cache() -> str | bool:
+    """Where Lark keeps the analysed grammar between runs (a tenth of the start-up time).
+
+    The user's own cache folder, not a shared temporary one, since Lark unpickles it;
+    Lark rebuilds it whenever the grammar, Lark or Python changes.  No cache if the
+    folder cannot be made.
+    """
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser()) / "taskdsl"
+    if not folder.is_absolute():  # no home folder to be found
+        return False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return str(folder / "task-grammar.lark")
 
 
 @cache
@@ -188,7 +206,7 @@ def _parse_recovering(text: str, path: str, sink: Diagnostics) -> list[ast.State
             indent = len(text_line) - len(text_line.lstrip(" \t"))
             sink.error("bad-indent", Span(path, line, 1, line, max(2, indent + 1)))
         except _TooDeep as error:
-            sink.error("syntax", error.span, message=f"nested more than {MAX_DEPTH // 2} deep",
+            sink.error("syntax", error.span, message=f"nested more than {MAX_NESTING} deep",
                        help="give inner parts names with `let` (or a `def`)")
         except LarkError as error:  # pragma: no cover - Lark's other internal errors
             sink.error("syntax", Span(path, 1, 1, 1, 2), message=str(error).splitlines()[0])
@@ -371,15 +389,16 @@ _Place = tuple[int, int, int, int, int]
 END_OF_LINE = re.compile(r"(?:[\t \f]+|\\[\t \f]*\r?\n)*(?:\r?\n[\t ]*|#[^\n]*)+")
 
 
-def _meta(inside: list[_Place], text: str | None) -> tuple[Meta, _Place | None]:
-    """The position of a rule whose children lie at ``inside``.
+def _place(places: list[_Place | None], text: str | None) -> _Place | None:
+    """Where a rule lies whose children lie at ``places``: from the first one's start
+    to the last one's end (None: nowhere, an empty rule).
 
     With ``text``, the rule ends a line, and (as in Lark) its span runs over the
     end of the line, blank and comment lines included, to the next code.
     """
-    meta = Meta()
+    inside = [p for p in places if p is not None] if None in places else places
     if not inside:
-        return meta, None
+        return None
     line, column, end_line, end_column, end_pos = inside[0][0], inside[0][1], *inside[-1][2:]
     if text is not None and (match := END_OF_LINE.match(text, end_pos)):
         newlines = text.count("\n", end_pos, match.end())
@@ -389,22 +408,20 @@ def _meta(inside: list[_Place], text: str | None) -> tuple[Meta, _Place | None]:
         else:
             end_column += match.end() - end_pos
         end_pos = match.end()
-    meta.line, meta.column, meta.end_line, meta.end_column = line, column, end_line, end_column
-    meta.empty = False
-    return meta, (line, column, end_line, end_column, end_pos)
+    return line, column, end_line, end_column, end_pos
 
 
-# How deep a parse tree may nest (an application inside an application takes two
-# levels).  The passes after parsing recurse on expressions; this keeps them in
-# Python's stack.
-MAX_DEPTH = 200
+# How deep applications (or brackets) may nest.  The passes after parsing recurse on
+# expressions; this keeps them well inside Python's stack.
+MAX_NESTING = 100
+MAX_DEPTH = 2 * MAX_NESTING + 10  # parse-tree levels: two per application, and the statement's
 
 
 class _ToAst:
     """Lark's tree to :mod:`taskdsl.syntax` nodes, keeping spans.
 
-    Each rule's method takes the rule's ``meta`` (its position) and its children,
-    already built.
+    Each rule's method takes the rule's ``meta`` (where it lies, a :data:`_Place`,
+    None for an empty rule) and its children, already built.
     """
 
     def __init__(self, path: str):
@@ -420,42 +437,41 @@ class _ToAst:
         """
         # Per rule: its method (None: keep a Tree) and whether it ends a line.  Keyed by
         # the rule's name as Lark gives it, the same object each time, so lookups are cheap.
-        rules: dict[str, tuple[Callable[[Meta, list], object] | None, bool]] = {}
-        built: list[object] = []  # finished children, in order
-        places: list[_Place | None] = []  # where each finished child lies (None: nowhere)
-        stack: list[tuple[Tree | Token, int]] = [(tree, 0)]
-        while stack:
-            node, depth = stack.pop()
-            if isinstance(node, Token):
-                built.append(node)
-                places.append((node.line, node.column, node.end_line, node.end_column,
-                               node.end_pos))
-            elif depth < 0:  # its children are built: the last len(children) results
-                count = len(node.children)
-                children = built[len(built) - count:]
-                del built[len(built) - count:]
-                inside = [p for p in places[len(places) - count:] if p is not None]
-                del places[len(places) - count:]
+        rules: dict[str, tuple[Callable[[_Place | None, list], object] | None, bool]] = {}
+        # One frame per open tree: the tree, its children still to visit, and its children
+        # built so far with where each lies (None: nowhere).
+        stack: list[tuple[Tree, Iterator[Tree | Token], list[object], list[_Place | None]]]
+        stack = [(tree, iter(tree.children), [], [])]
+        while True:
+            node, rest, children, places = stack[-1]
+            for child in rest:
+                if isinstance(child, Tree):
+                    if len(stack) > MAX_DEPTH:
+                        raise _TooDeep(self._first_token_span(child))
+                    stack.append((child, iter(child.children), [], []))
+                    break
+                children.append(child)
+                places.append((child.line, child.column, child.end_line, child.end_column,
+                               child.end_pos))
+            else:  # all its children are built
+                stack.pop()
                 rule = rules.get(node.data)
                 if rule is None:
                     rule = rules[node.data] = (getattr(self, node.data, None),
                                                node.data in _line_rules())
                 method, ends_line = rule
-                meta, place = _meta(inside, text if ends_line else None)
-                built.append(method(meta, children) if method is not None
-                             else Tree(node.data, children, meta))
-                places.append(place)
-            elif depth > MAX_DEPTH:
-                raise _TooDeep(self._first_token_span(node))
-            else:
-                stack.append((node, -1))
-                stack.extend((child, depth + 1) for child in reversed(node.children))
-        return built[0]
+                place = _place(places, text if ends_line else None)
+                result = (method(place, children) if method is not None
+                          else Tree(node.data, children))
+                if not stack:
+                    return result
+                stack[-1][2].append(result)
+                stack[-1][3].append(place)
 
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
+    def _span(self, meta: _Place | None) -> Span:
+        if meta is None:
             return Span(self.path, 1, 1, 1, 1)
-        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        return Span(self.path, *meta[:4])
 
     def _first_token_span(self, tree: Tree) -> Span:
         """The span of the first token under ``tree`` (found without recursion)."""

@@ -27,5 +27,5 @@ class Source:
     text: str
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # as the parser counts lines: form feeds do not end one
         return lines[number - 1] if 0 < number <= len(lines) else ""

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from taskdsl.source import Span
 
-
 NOWHERE = Span("<generated>", 0, 0, 0, 0)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from taskdsl.backends.jax import eval_errors as errors
-from taskdsl.backends.jax.evaluate import evaluate, table
+from taskdsl.backends.jax.evaluate import JUDGE_STEPS, evaluate, table
 from taskdsl.backends.jax.train import CONFIG, train
 from taskdsl.ir import Program
 from taskdsl.loader import load
@@ -31,7 +31,6 @@ from taskdsl.loader import load
 TASK = Path(__file__).resolve().parents[2] / "examples" / "sprites_demo.task"
 RUN = "run"
 SVG = "objective.svg"
-JUDGE_STEPS = 500
 EXAMPLES = 1000
 FAST = ("steps=3", "batch=8", "log_every=1")
 FAST_JUDGE_STEPS = 3

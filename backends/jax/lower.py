@@ -23,6 +23,17 @@ How the IR becomes that function:
 * Learners emit logits for ``Class``/``Binary``/``Tokens``; ``Value`` keeps
   them for the divergence and passes probabilities downstream.
 
+Loaded models (``impl get = load("runs/clf")``, ``learner = "name"`` when the run
+calls it otherwise): the run is read back with ``runs.load_run``, and ``get``
+takes that run's net and its latest checkpoint's parameters.  It is *frozen*:
+no equation trains it (it is left out of every equation's ``trains`` and of
+``Lowered.trained``, so it gets no gradient and no optimizer state, and runs
+behind ``stop_gradient`` on its parameters), while gradient still flows through
+it to the learners upstream.  A ``trains`` clause that names it is an error; a
+default ``trains`` (every learner in the equation) silently leaves it out.  A
+``fixed`` box is implemented the same way and only so.  Relative run paths are
+read from the current directory, like ``taskdsl train --out``.
+
 Default architectures, for a learner without an ``impl`` line: the first of
 ``unet`` (image and conditioning to an image of the same size), ``cnn`` (image
 to vectors), ``conv_decoder`` (vectors to an image), ``text_editor``,
@@ -34,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -41,16 +53,18 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from taskdsl.ir import Box, BoxKind, Call, Equation, Name, Objective, Program
+from taskdsl.ir import Box, BoxKind, Call, Declaration, Equation, Name, Objective, Program
 from taskdsl.types import Signature, WireType
 
 from . import lower_errors as errors
 from .builtins import BUILTINS
 from .divergences import Divergence, divergence
+from .eval_errors import EvalError
 from .lower_errors import LowerError
 from .nets import NETS, NetError, build
 from .routing import route
 from .step import train_step
+from .train_errors import TrainError
 from .values import Value
 
 __all__ = [
@@ -70,6 +84,8 @@ __all__ = [
 
 Params = dict[str, nnx.State]
 Batch = Mapping[str, tuple[jax.Array, ...]]
+
+LOAD = "load"  # the `impl` value that loads a trained run's learner instead of naming a net
 
 # Tried in order for a learner without `impl`: the first whose `accepts` fits its type.
 DEFAULT_NETS = ("unet", "cnn", "conv_decoder", "text_editor", "text_encoder", "text_decoder",
@@ -205,7 +221,7 @@ def _step(box: Box, types: tuple[WireType, ...], index: int,
             return None
         case BoxKind.COPY:
             op = _copy_op(len(box.outputs))
-        case BoxKind.LEARNER:
+        case BoxKind.LEARNER | BoxKind.FIXED:  # a fixed box is a loaded model
             op = _learner_op(learners[box.name], types)
         case BoxKind.DATA:
             op = _data_op(draw_key(index, box), box.name, types)
@@ -213,20 +229,20 @@ def _step(box: Box, types: tuple[WireType, ...], index: int,
             op = _builtin_op(box.params[0], (), box.id, types)
         case BoxKind.CONST:
             op = _builtin_op("const", box.params, box.id, types)
-        case BoxKind.BUILTIN:
+        case _:  # BoxKind.BUILTIN
             op = _builtin_op(box.name, box.params, box.id, types)
-        case _:  # BoxKind.FIXED: a loaded model
-            raise errors.fixed_box_not_supported(box.name)
     return _Step(op, box.inputs, box.outputs)
 
 
 def _plan(name: str, index: int, weight: float, equation: Equation,
           learners: Mapping[str, _Learner]) -> _Plan:
+    """``equation`` as straight-line steps; it trains its ``trains`` less any loaded learner."""
     wires = {**equation.lhs.wires, **equation.rhs.wires}
     steps = (_step(b, tuple(wires[w].type for w in b.outputs), index, learners)
              for b in unique_boxes(equation))
+    trains = frozenset(n for n in equation.trains if learners[n].loaded is None)
     return _Plan(
-        name=name, index=index, weight=weight, trains=frozenset(equation.trains),
+        name=name, index=index, weight=weight, trains=trains,
         steps=tuple(s for s in steps if s is not None),
         lhs=equation.lhs.outputs, rhs=equation.rhs.outputs,
         divergences=tuple(divergence(d) for d in equation.divergences),
@@ -238,14 +254,28 @@ def _plan(name: str, index: int, weight: float, equation: Equation,
 
 
 @dataclass(frozen=True)
+class _Loaded:
+    """Where a frozen learner was loaded from (for messages), and the parameters it keeps."""
+
+    run: Path
+    learner: str  # its name in that run
+    params: nnx.State
+
+
+@dataclass(frozen=True)
 class _Learner:
-    """A learner's net: its name and options, and the graph its states plug into."""
+    """A learner's net: its name and options, and the graph its states plug into.
+
+    ``loaded`` is set for a learner (or fixed box) implemented by ``load(...)``:
+    its parameters are the loaded ones, never initialised or trained.
+    """
 
     name: str
     signature: Signature
     net: str
     options: Mapping[str, Any]
     graphdef: nnx.GraphDef
+    loaded: _Loaded | None = None
 
     def build(self, key: jax.Array) -> nnx.Module:
         return build(self.net, self.signature.inputs, self.signature.outputs, self.options,
@@ -255,30 +285,40 @@ class _Learner:
         return nnx.merge(self.graphdef, state)(*arrays)
 
 
-def _net_of(name: str, signature: Signature, impl: object) -> tuple[str, dict[str, Any]]:
-    """The net name and options an ``impl`` value asks for, or the default for the signature."""
-    if impl is None:
-        default = next((n for n in DEFAULT_NETS
-                        if NETS[n].accepts(signature.inputs, signature.outputs)), None)
-        if default is None:
-            raise errors.no_default_impl(name, signature)
-        return default, {}
+def _as_call(name: str, impl: object) -> Call:
+    """An ``impl`` value as a call: a bare name (or string) is a call without options."""
     if isinstance(impl, str):
         impl = Name(impl)
     if isinstance(impl, Name):
         impl = Call(impl.name)
     if not isinstance(impl, Call):
         raise errors.impl_not_a_net(name, impl)
-    if impl.name == "load":
-        raise errors.load_not_supported(name)
+    return impl
+
+
+def _net_of(name: str, signature: Signature, impl: Call | None) -> tuple[str, dict[str, Any]]:
+    """The net name and options an ``impl`` call asks for, or the default for the signature."""
+    if impl is None:
+        default = next((n for n in DEFAULT_NETS
+                        if NETS[n].accepts(signature.inputs, signature.outputs)), None)
+        if default is None:
+            raise errors.no_default_impl(name, signature)
+        return default, {}
     if impl.args:
         raise errors.impl_positional(name, impl.name)
     return impl.name, dict(impl.kwargs)
 
 
-def _learner(name: str, signature: Signature, impl: object) -> _Learner:
-    """Resolve and check a learner's net by building it abstractly (shapes only, no FLOPs)."""
-    net, options = _net_of(name, signature, impl)
+def _learner(declaration: Declaration, impl: object) -> _Learner:
+    """Resolve and check a learner's net by building it abstractly (shapes only, no FLOPs),
+    or load it from a run; a fixed box can only be loaded."""
+    name, signature = declaration.name, declaration.signature
+    call = None if impl is None else _as_call(name, impl)
+    if call is not None and call.name == LOAD:
+        return _loaded_learner(name, signature, call)
+    if declaration.kind is BoxKind.FIXED:
+        raise errors.fixed_needs_load(name, signature)
+    net, options = _net_of(name, signature, call)
 
     def make() -> nnx.Module:
         return build(net, signature.inputs, signature.outputs, options, nnx.Rngs(0))
@@ -290,6 +330,54 @@ def _learner(name: str, signature: Signature, impl: object) -> _Learner:
     return _Learner(name, signature, net, options, graphdef)
 
 
+def _load_arguments(name: str, call: Call) -> tuple[Path, str]:
+    """The run folder and the run's learner that ``load(...)`` names; the learner's name
+    defaults to ``name``, the one being implemented."""
+    if len(call.args) > 1 or (call.args and "path" in call.kwargs):
+        raise errors.bad_load(name, "give the run folder once")
+    options = {**dict(zip(("path",), call.args, strict=False)), **call.kwargs}
+    unknown = sorted(set(options) - {"path", "learner"})
+    if unknown:
+        raise errors.bad_load(name, f"unknown option `{unknown[0]}`")
+    path, learner = options.get("path"), options.get("learner", name)
+    if not isinstance(path, str) or not path:
+        raise errors.bad_load(name, "the run folder must be given as a string")
+    if not isinstance(learner, str):
+        raise errors.bad_load(name, "`learner` must be a string")
+    return Path(path), learner
+
+
+def _loaded_learner(name: str, signature: Signature, call: Call) -> _Learner:
+    """``name`` as the learner a trained run saved: that run's net and its latest
+    checkpoint's parameters, checked against ``name``'s declared signature."""
+    from .runs import load_run  # runs.py lowers the runs it loads, so it imports this module
+
+    path, source = _load_arguments(name, call)
+    try:
+        run = load_run(path)
+    except (EvalError, TrainError, LowerError, NetError) as error:
+        raise errors.load_failed(name, path, str(error)) from None
+    found = run.lowered._learners.get(source)
+    if found is None:
+        raise errors.load_no_learner(name, path, source, run.lowered.learner_names)
+    if found.signature != signature:
+        raise errors.load_wrong_signature(name, signature, path, source, found.signature)
+    return _Learner(name, signature, found.net, found.options, found.graphdef,
+                    _Loaded(path, source, run.params[source]))
+
+
+def _check_trains(objective: Objective, learners: Mapping[str, _Learner]) -> None:
+    """Refuse a ``trains`` clause that names a loaded learner: it cannot be trained."""
+    for term in objective.terms:
+        equation = term.equation
+        if not equation.trains_named:
+            continue  # a default `trains` just leaves loaded learners out (see `_plan`)
+        for name in equation.trains:
+            loaded = learners[name].loaded
+            if loaded is not None:
+                raise errors.trains_loaded(equation.name, name, loaded.run)
+
+
 # ---------------------------------------------------------------------------
 # The lowered objective.
 
@@ -298,9 +386,12 @@ class Lowered:
     """An objective lowered to JAX: ``init`` its learners, evaluate its ``loss``, ``apply`` one.
 
     Every method is a pure function of its arguments, safe to call under
-    ``jax.jit`` (``batch_size`` static).  ``trained`` lists the learners some
-    equation trains; the others are constants of the objective.  ``impls``
-    says which net (with which options) implements each learner, defaults
+    ``jax.jit`` (``batch_size`` static).  ``learner_names`` are the boxes with
+    parameters: the learners, then any fixed box (a loaded model).  ``trained``
+    lists the learners some equation trains; the others are constants of the
+    objective.  ``loaded`` maps each learner or fixed box implemented by
+    ``load(...)`` to its run folder; those are never trained.  ``impls`` says
+    which net (with which options) implements each, defaults and loaded nets
     included, for logs and run records.
     """
 
@@ -308,7 +399,9 @@ class Lowered:
                  plans: tuple[_Plan, ...], requests: tuple[DataRequest, ...]) -> None:
         self.objective = objective
         self.learner_names: tuple[str, ...] = tuple(learners)
-        self.trained = trained_learners(objective)
+        self.loaded: dict[str, Path] = {
+            n: lr.loaded.run for n, lr in learners.items() if lr.loaded is not None}
+        self.trained = tuple(n for n in trained_learners(objective) if n not in self.loaded)
         self.task_names: tuple[str, ...] = tuple(p.name for p in plans)
         self.impls: dict[str, Call] = {
             n: Call(lr.net, (), dict(lr.options)) for n, lr in learners.items()}
@@ -323,15 +416,20 @@ class Lowered:
         return self._requests
 
     def init(self, key: jax.Array) -> Params:
-        """Fresh parameters for every learner, each from ``key`` folded with its position.
+        """Fresh parameters for every learner, each from ``key`` folded with its position;
+        a loaded learner's are a copy of the loaded ones.
 
-        Jitted: one compilation for all initializers instead of one per op.
+        Jitted: one compilation for all initializers instead of one per op.  The
+        copy keeps the loaded arrays alive when a train step donates these.
         """
-        return self._init(key)
+        fresh = self._init(key)
+        return {name: fresh[name] if lr.loaded is None else jax.tree.map(jnp.copy, lr.loaded.params)
+                for name, lr in self._learners.items()}
 
     def _init_all(self, key: jax.Array) -> Params:
         return {name: nnx.split(learner.build(jax.random.fold_in(key, i)))[1]
-                for i, (name, learner) in enumerate(self._learners.items())}
+                for i, (name, learner) in enumerate(self._learners.items())
+                if learner.loaded is None}
 
     def loss(self, params: Params, batch: Batch, key: jax.Array, batch_size: int
              ) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -359,6 +457,13 @@ def find_objective(program: Program, name: str | None) -> Objective:
             str(name), [*program.objectives, *program.tasks]) from None
 
 
+def _with_params(objective: Objective) -> tuple[str, ...]:
+    """The boxes with parameters: the learners, then the fixed boxes (loaded models)."""
+    fixed = (b.name for t in objective.terms for b in unique_boxes(t.equation)
+             if b.kind is BoxKind.FIXED)
+    return tuple(dict.fromkeys((*objective.learners(), *fixed)))
+
+
 def trained_learners(objective: Objective) -> tuple[str, ...]:
     """The learners some equation of ``objective`` trains, in first-appearance order."""
     return tuple(n for n in objective.learners()
@@ -380,14 +485,14 @@ def lower(program: Program, objective: str | None = None,
 
     Raises ``LowerError`` for what cannot be implemented: a learner without
     ``impl`` and no default, an ``impl`` that does not fit its learner, a
-    loaded model, an unknown objective.
+    ``load(...)`` that cannot be loaded or does not fit, a ``trains`` clause
+    naming a loaded learner, a fixed box not loaded, an unknown objective.
     """
     target = find_objective(program, objective)
     chosen = {**program.impls, **(impls or {})}
-    learners = {
-        name: _learner(name, program.declarations[name].signature, chosen.get(name))
-        for name in target.learners()
-    }
+    learners = {name: _learner(program.declarations[name], chosen.get(name))
+                for name in _with_params(target)}
+    _check_trains(target, learners)
     names = metric_names(target)
     plans = tuple(_plan(names[i], i, float(t.weight), t.equation, learners)
                   for i, t in enumerate(target.terms))

@@ -9,6 +9,7 @@ option involved and says what would have been accepted.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from taskdsl.types import Signature
 
@@ -54,17 +55,62 @@ def impl_does_not_fit(learner: str, signature: Signature, net: str, reason: str)
     )
 
 
-def load_not_supported(learner: str) -> LowerError:
+def bad_load(learner: str, problem: str) -> LowerError:
     return LowerError(
-        f"`impl {learner} = load(...)` (a frozen, loaded model) is not supported by the JAX "
-        "lowering yet; train it in this objective or give it a net"
+        f"`impl {learner} = load(...)`: {problem}; write `load(\"RUN_DIR\")`, or "
+        f"`load(path = \"RUN_DIR\", learner = \"NAME\")` when the run calls it otherwise"
+    )
+
+
+def _where(path: Path) -> str:
+    """A run folder as the user wrote it, and where that is when it was relative."""
+    return str(path) if path.is_absolute() else f"{path} (that is, {path.absolute()})"
+
+
+def load_failed(learner: str, path: Path, reason: str) -> LowerError:
+    return LowerError(f"cannot load `{learner}` from {_where(path)}: {reason}")
+
+
+def load_no_learner(learner: str, path: Path, wanted: str, known: Iterable[str]) -> LowerError:
+    return LowerError(
+        f"cannot load `{learner}`: run {path} has no learner `{wanted}`; its learners are "
+        f"{_listed(known)} (pick one with `load(\"{path}\", learner = \"NAME\")`)"
+    )
+
+
+def _spelled(signature: Signature) -> str:
+    """A signature with every alias spelled out: two files may mean different `Image`s."""
+    ins = ", ".join(t.described() for t in signature.inputs)
+    outs = ", ".join(t.described() for t in signature.outputs)
+    return f"{ins} -> {outs}"
+
+
+def load_wrong_signature(learner: str, declared: Signature, path: Path, source: str,
+                         found: Signature) -> LowerError:
+    return LowerError(
+        f"cannot load `{learner}` from {path}: it is declared `{learner} : "
+        f"{_spelled(declared)}` here, but the run's `{source}` is `{source} : {_spelled(found)}`"
+    )
+
+
+def trains_loaded(task: str, learner: str, path: Path) -> LowerError:
+    return LowerError(
+        f"`{learner}` is loaded from {path} and frozen; drop it from `trains` in task `{task}` "
+        "(or give it a net to train it here)"
+    )
+
+
+def fixed_needs_load(box: str, signature: Signature) -> LowerError:
+    return LowerError(
+        f"fixed box `{box}` ({signature}) is a trained model the JAX backend loads: write "
+        f"`impl {box} = load(\"RUN_DIR\")`, or declare it `learner {box}` to train it here"
     )
 
 
 def fixed_box_not_supported(box: str) -> LowerError:
     return LowerError(
-        f"fixed box `{box}` needs a loaded model (`impl {box} = load(...)`), which the JAX "
-        "lowering does not support yet"
+        f"fixed box `{box}` (a loaded model) cannot be compiled to a standalone module yet; "
+        "train the objective with `taskdsl train` instead"
     )
 
 

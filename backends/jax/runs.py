@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from taskdsl.backends.jax import data
@@ -37,7 +36,7 @@ from taskdsl.backends.jax.train import CONFIG
 from taskdsl.backends.jax.values import Value
 from taskdsl.ir import BoxKind, Call, Diagram, Program
 from taskdsl.loader import check_text
-from taskdsl.types import Signature, WireType
+from taskdsl.types import Signature
 
 CHUNK = 250
 """Examples per call when applying a box to many inputs: bounded memory, one compiled shape."""
@@ -185,12 +184,3 @@ def load_run(run_dir: str | Path) -> Run:
         params, _, _ = checkpoints.restore(step, params, opt_state)
     return Run(directory, config, checked.program, settings, lowered, params, step)
 
-
-def state_type(signature: Signature) -> WireType:
-    """The first input wire's type: the state a manipulator or a judge reads."""
-    return signature.inputs[0]
-
-
-def as_class_indices(probabilities: np.ndarray) -> np.ndarray:
-    """The most probable class of each row (the last axis is the distribution)."""
-    return np.asarray(jnp.argmax(probabilities, axis=-1))

@@ -20,6 +20,8 @@ from types import MappingProxyType
 from typing import Any
 
 from taskdsl.backends.jax import train_errors as errors
+from taskdsl.backends.jax.schedule import SIMULTANEOUS, Schedule
+from taskdsl.backends.jax.schedule import parse as parse_schedule
 from taskdsl.ir import BoxKind, Call, Name, Program
 
 DEFAULT_OPTIMIZER = Call("adam", (), MappingProxyType({"lr": 1e-3}))
@@ -36,6 +38,7 @@ class Settings:
     log_every: int = 50
     checkpoint_every: int = 200
     keep: int = 3  # how many of the latest checkpoints stay on disk
+    schedule: Schedule = SIMULTANEOUS  # which learners each step updates (schedule.py)
     impls: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
@@ -55,7 +58,7 @@ def _natural(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _optimizer(value: Any) -> bool:
+def _call_or_name(value: Any) -> bool:
     return isinstance(value, Call | Name)
 
 
@@ -63,11 +66,12 @@ def _optimizer(value: Any) -> bool:
 CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "batch": (_positive, "a whole number >= 1"),
     "steps": (_positive, "a whole number >= 1"),
-    "optimizer": (_optimizer, "an optimizer such as `adam(lr = 1e-3)`"),
+    "optimizer": (_call_or_name, "an optimizer such as `adam(lr = 1e-3)`"),
     "seed": (_natural, "a whole number >= 0"),
     "log_every": (_positive, "a whole number >= 1"),
     "checkpoint_every": (_positive, "a whole number >= 1"),
     "keep": (_positive, "a whole number >= 1"),
+    "schedule": (_call_or_name, "`simultaneous` or `alternate(LEARNER: STEPS, ...)`"),
 }
 SCALAR_KEYS = tuple(CHECKS)
 
@@ -105,6 +109,9 @@ def resolve(program: Program, objective: str, overrides: Sequence[str] = ()) -> 
             data[_target(program, key, "data source", (BoxKind.DATA,))] = value
         else:
             values[key] = _checked(key, value, "in `--set`")
+    if "schedule" in values:
+        values["schedule"] = parse_schedule(values["schedule"], show(values["schedule"]),
+                                            program.objective(objective))
     return dataclasses.replace(Settings(), impls=impls, data=data, **values)
 
 
@@ -192,4 +199,6 @@ def show(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        value = value.spec
     return show(value) if isinstance(value, Call | Name) else value

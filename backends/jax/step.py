@@ -7,8 +7,8 @@ compiled module train the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -45,3 +45,46 @@ def train_step(loss: Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, 
         return {**params, **optax.apply_updates(trainable, updates)}, opt_state, metrics
 
     return init_opt_state, jax.jit(step, donate_argnums=(0, 1) if donate else ())
+
+
+class PhasedState(NamedTuple):
+    """The state of ``scheduled``'s optimizer: the updates done, and each learner's own state."""
+
+    step: jax.Array  # picks the phase of the next update
+    learners: dict[str, Any]
+
+
+def scheduled(optimizer: optax.GradientTransformation, phases: Sequence[Collection[str]]
+              ) -> optax.GradientTransformation:
+    """``optimizer`` updating, at update ``i``, only the learners of ``phases[i % len(phases)]``.
+
+    Parameters are dicts keyed by learner; a learner no phase names updates at
+    every step; no phases at all is ``optimizer`` itself (simultaneous updates).
+    Each learner has its own ``optimizer`` state, so Adam's step count is the
+    number of its own updates.  Outside its phases a learner keeps its state and
+    gets the update ``-0.0``, since ``x + -0.0`` is ``x`` bit for bit (``+0.0``
+    would turn ``-0.0`` into ``0.0``): its parameters leave the step unchanged.
+    One jitted step serves every phase; the phase is data, not a retrace.
+    """
+    if not phases:
+        return optimizer
+    named = frozenset().union(*phases)
+
+    def init(params: dict[str, Any]) -> PhasedState:
+        return PhasedState(jnp.zeros((), jnp.int32),
+                           {n: optimizer.init(p) for n, p in params.items()})
+
+    def update(grads: dict[str, Any], state: PhasedState, params: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Any], PhasedState]:
+        table = jnp.array([[n in phase or n not in named for n in grads] for phase in phases])
+        active = table[state.step % len(phases)]
+        updates, learners = {}, {}
+        for on, (n, grad) in zip(active, grads.items(), strict=True):
+            new, inner = optimizer.update(grad, state.learners[n], None if params is None
+                                          else params[n])
+            updates[n] = jax.tree.map(lambda u, on=on: jnp.where(on, u, -0.0), new)
+            learners[n] = jax.tree.map(lambda a, b, on=on: jnp.where(on, a, b), inner,
+                                       state.learners[n])
+        return updates, PhasedState(state.step + 1, learners)
+
+    return optax.GradientTransformation(init, update)

@@ -51,6 +51,7 @@ from taskdsl.backends.jax.lower import (
 )
 from taskdsl.backends.jax.nets import NetError
 from taskdsl.backends.jax.settings import Settings, objective_name, resolve
+from taskdsl.backends.jax.step import scheduled
 from taskdsl.ir import Program
 
 CONFIG = "config.json"
@@ -94,14 +95,15 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     sharding.initialize_distributed()
     try:
         lowered = lower(program, name, impls=settings.impls)
-        optimizer = optimizer_from_spec(settings.optimizer)
+        optimizer = scheduled(optimizer_from_spec(settings.optimizer), settings.schedule.phases)
     except (LowerError, NetError) as error:
         raise errors.TrainError(str(error)) from None
     sources = feeding.bind(lowered.data_requests(), settings.data, name)
     layout = sharding.data_parallel(settings.batch)
     init_opt_state, step_fn = make_train_step(lowered, optimizer, batch_size=settings.batch)
     init_key, train_key = jax.random.split(jax.random.key(settings.seed))
-    params = jax.jit(lowered.init)(init_key)  # one compilation instead of one per initializer
+    # Jitted inside; not jitted again here, which would bake loaded models in as constants.
+    params = lowered.init(init_key)
     opt_state = init_opt_state(params)
     if layout is not None:
         params, opt_state, train_key = layout.replicate((params, opt_state, train_key))

@@ -89,6 +89,25 @@ def nothing_to_train(path: str) -> TrainError:
     return TrainError(f"{path} defines no task or objective, so there is nothing to train")
 
 
+def bad_schedule(value: str, problem: str) -> TrainError:
+    return TrainError(
+        f"`schedule {value}` {problem}; write `schedule simultaneous` (the default), "
+        "`schedule alternate(disc: 1, gen: 1)` (each learner updates alone for that many "
+        "steps, in turn) or `schedule alternate([disc_a, disc_b], [gen_a, gen_b])` (one step "
+        "per group)",
+        USAGE,
+    )
+
+
+def schedule_learner(value: str, name: str, objective: str, trained: Sequence[str]
+                     ) -> TrainError:
+    return TrainError(
+        f"`schedule {value}` names `{name}`, which no equation of `{objective}` trains"
+        f"{_did_you_mean(name, trained)}; its trained learners are {_listed(trained)}",
+        USAGE,
+    )
+
+
 # -- data -------------------------------------------------------------------
 
 

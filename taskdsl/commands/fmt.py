@@ -81,7 +81,8 @@ def _replace(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, keeping the file's permissions."""
     target = path.resolve()  # through a symbolic link, rewrite the file it names
     mode = target.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                         suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)

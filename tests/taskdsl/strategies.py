@@ -78,17 +78,23 @@ def _apply(box: Box, args: Sequence[Wire]) -> list[Wire]:
 
 @dataclass
 class Expr:
+    """An expression written as tokens, and the wires it gives."""
+
     tokens: list[str]
     wires: list[Wire]
 
 
 @dataclass
 class Line:
+    """A one-line statement (or block item) as tokens."""
+
     tokens: list[str]
 
 
 @dataclass
 class Block:
+    """A block: its header's tokens and its lines."""
+
     header: list[str]
     items: list[Line]
 
@@ -132,17 +138,33 @@ class _Program:
 
 
 def _spell(t: WireType) -> list[str]:
-    dims: list[str] = []
-    for d in t.shape:
-        dims += [",", str(d)] if dims else [str(d)]
-    return [t.kind, "[", *dims, "]"]
+    """``t`` written out: ``Real[2, 3]``."""
+    return [t.kind, "[", *_sep([[str(d)] for d in t.shape]), "]"]
 
 
 def _sep(items: Sequence[list[str]]) -> list[str]:
+    """Token lists joined by commas."""
     out: list[str] = []
     for item in items:
         out += ([","] if out else []) + item
     return out
+
+
+def _builtins_giving(t: WireType) -> list[Box]:
+    """The builtins (with their static arguments) that give one wire of type ``t``."""
+    def box(head: list[str], inputs: list[WireType]) -> Box:
+        return Box(tuple(head), tuple(inputs), (Wire(t, deps=frozenset(range(len(inputs)))),))
+
+    found = []
+    if t.kind == "Real":
+        found = [box([name], [t, t]) for name in ("add", "sub", "mul")]
+        found += [box(["neg"], [t]), box(["scale", "[", "0.5", "]"], [t]),
+                  box(["sample"], [WireType("Gaussian", t.shape)])]
+    if t == BASE_TYPES[2]:
+        found.append(box(["flatten"], [BASE_TYPES[1]]))
+    if t == BASE_TYPES[3]:
+        found.append(box(["concat"], [REAL4, REAL4]))
+    return found
 
 
 class _Scope:
@@ -166,22 +188,9 @@ class _Scope:
 
     def _makers(self, t: WireType, depth: int) -> list[Callable[[], Expr]]:
         """Ways to make one wire of type ``t`` with an application at ``depth``."""
-        ways: list[Callable[[], Expr]] = []
-        for box in self.local:
-            if len(box.outputs) == 1 and box.outputs[0].type == t and self._can(box.inputs, depth):
-                ways.append(lambda box=box: self.call(box, depth))
-        if t.kind == "Real" and self.feasible(t, depth - 1):
-            for name in ("add", "sub", "mul", "neg", "scale"):
-                arity = 2 if name in ("add", "sub", "mul") else 1
-                ways.append(lambda name=name, arity=arity: self._builtin(name, [t] * arity, depth))
-        gaussian = WireType("Gaussian", t.shape)
-        if t.kind == "Real" and gaussian in self.p.types and self.feasible(gaussian, depth - 1):
-            ways.append(lambda: self._builtin("sample", [gaussian], depth))
-        if t == BASE_TYPES[2] and self.feasible(BASE_TYPES[1], depth - 1):
-            ways.append(lambda: self._builtin("flatten", [BASE_TYPES[1]], depth))
-        if t == BASE_TYPES[3] and self.feasible(REAL4, depth - 1):
-            ways.append(lambda: self._builtin("concat", [REAL4, REAL4], depth))
-        return ways
+        boxes = [b for b in self.local if len(b.outputs) == 1 and b.outputs[0].type == t]
+        return [lambda box=box: self.call(box, depth) for box in boxes + _builtins_giving(t)
+                if self._can(box.inputs, depth)]
 
     def _can(self, types: Sequence[WireType], depth: int) -> bool:
         return all(self.feasible(t, depth - 1) for t in types)
@@ -232,23 +241,6 @@ class _Scope:
             head = ["(", *head, ")"]
         wires = _apply(box, [w for a in args for w in a.wires])
         return Expr([*head, "(", *_sep([a.tokens for a in args]), ")"], wires)
-
-    def _builtin(self, name: str, inputs: list[WireType], depth: int) -> Expr:
-        args = [self.one(t, depth - 1) for t in inputs]
-        wires = [w for a in args for w in a.wires]
-        head = [name]
-        if name == "scale":
-            head += ["[", self.p.number(self.p.pick([2, 0.5, 1e-3])), "]"]
-        out = inputs[0]
-        if name == "sample":
-            out = WireType("Real", inputs[0].shape)
-        elif name == "flatten":
-            out = BASE_TYPES[2]
-        elif name == "concat":
-            out = BASE_TYPES[3]
-        learners = frozenset().union(*(w.learners for w in wires))
-        deps = frozenset().union(*(w.deps for w in wires))
-        return Expr([*head, "(", *_sep([a.tokens for a in args]), ")"], [Wire(out, learners, deps)])
 
     def _var(self, name: str) -> Expr:
         return Expr([name], [self.env[name]])

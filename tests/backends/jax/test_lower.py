@@ -216,11 +216,6 @@ task t:
         lower(program(text), "t")
 
 
-def test_loaded_models_are_not_supported_yet() -> None:
-    with pytest.raises(LowerError, match="not supported"):
-        lower_with("manipulate", get=Call("load", (), {"path": "runs/x"}))
-
-
 def test_options_by_position_are_refused() -> None:
     with pytest.raises(LowerError, match="by position"):
         lower_with("manipulate", get=Call("nets.mlp", (8,)))
