@@ -21,9 +21,11 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz; \
 	  else echo "graphviz is missing: sudo apt-get install graphviz (or brew install graphviz)"; exit 1; fi; }
 
+# Trains a classifier and a manipulator on built-in sprites (no data files
+# needed), then writes the objective's diagram, edit grid and eval.json.
 demo: setup
 	$(PY) -m taskdsl check examples/*.task stdlib/*.task
-	$(PY) -m taskdsl explain examples/mnist_manipulator.task
+	$(PY) -m taskdsl demo --out demo_out
 
 test: setup
 	$(PY) -m pytest -q -m "not slow"

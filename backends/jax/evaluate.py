@@ -102,7 +102,7 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _share(hits: np.ndarray) -> float:
-    return float(np.mean(hits)) if hits.size else 0.0
+    return float(np.mean(hits))
 
 
 def figures(editor: Editor, judge: Judge, dataset: Dataset, state_field: str,

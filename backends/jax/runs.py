@@ -30,9 +30,9 @@ from taskdsl.backends.jax import eval_errors as errors
 from taskdsl.backends.jax.builtins import BUILTINS
 from taskdsl.backends.jax.checkpoint import FOLDER, Checkpoints
 from taskdsl.backends.jax.feed import _field_names
-from taskdsl.backends.jax.lower import Lowered, lower, make_train_step, optimizer_from_spec
+from taskdsl.backends.jax.lower import Lowered, lower, make_train_step
 from taskdsl.backends.jax.settings import Settings, resolve
-from taskdsl.backends.jax.train import CONFIG
+from taskdsl.backends.jax.train import CONFIG, run_optimizer
 from taskdsl.backends.jax.values import Value
 from taskdsl.ir import BoxKind, Call, Diagram, Program
 from taskdsl.loader import check_text
@@ -175,7 +175,7 @@ def load_run(run_dir: str | Path) -> Run:
     if not (directory / FOLDER).is_dir():
         raise errors.no_checkpoint(directory)
     params = jax.eval_shape(lowered.init, jax.random.key(0))
-    init_opt_state, _ = make_train_step(lowered, optimizer_from_spec(settings.optimizer))
+    init_opt_state, _ = make_train_step(lowered, run_optimizer(settings))
     opt_state = jax.eval_shape(init_opt_state, params)
     with Checkpoints(directory, settings.keep) as checkpoints:
         step = checkpoints.latest_step()

@@ -44,6 +44,7 @@ class Schedule:
 
 SIMULTANEOUS = Schedule()
 
+
 def parse(value: Call | Name, spelled: str, objective: Objective) -> Schedule:
     """The schedule a ``schedule`` setting holds, its learners checked against ``objective``.
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -95,7 +96,7 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     sharding.initialize_distributed()
     try:
         lowered = lower(program, name, impls=settings.impls)
-        optimizer = scheduled(optimizer_from_spec(settings.optimizer), settings.schedule.phases)
+        optimizer = run_optimizer(settings)
     except (LowerError, NetError) as error:
         raise errors.TrainError(str(error)) from None
     sources = feeding.bind(lowered.data_requests(), settings.data, name)
@@ -129,6 +130,12 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
         step=loop.step, loss=loop.last.get("loss"), metrics=loop.last, params=params,
         lowered=lowered, settings=settings, seconds=time.perf_counter() - started,
     )
+
+
+def run_optimizer(settings: Settings) -> optax.GradientTransformation:
+    """The optimizer the settings name, under their update schedule: what a run's
+    checkpoints hold the state of."""
+    return scheduled(optimizer_from_spec(settings.optimizer), settings.schedule.phases)
 
 
 def _check_run_dir(out: Path, resume: bool, objective: str, seed: int) -> dict | None:

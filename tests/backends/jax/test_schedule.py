@@ -18,6 +18,7 @@ import pytest
 
 import taskdsl
 from taskdsl.backends.jax.lower import Lowered, lower, make_train_step
+from taskdsl.backends.jax.runs import load_run
 from taskdsl.backends.jax.schedule import SIMULTANEOUS
 from taskdsl.backends.jax.settings import resolve
 from taskdsl.backends.jax.step import scheduled
@@ -181,9 +182,11 @@ def test_each_learner_counts_its_own_adam_steps(lowered: Lowered, program: Progr
 # ---------------------------------------------------------------- training
 
 
+@pytest.mark.slow  # three training runs, each compiling its step
 def test_a_resumed_alternating_run_continues_the_cycle(tmp_path: Path,
                                                        program: Program) -> None:
-    """The phase lives in the checkpointed optimizer state, so resuming keeps the cycle."""
+    """The phase lives in the checkpointed optimizer state, so resuming keeps the cycle,
+    and a finished run loads back (its optimizer state has the schedule's shape)."""
     path = tmp_path / "game.task"
     path.write_text(TEXT, encoding="utf-8")
     loaded = taskdsl.load(path)
@@ -192,5 +195,6 @@ def test_a_resumed_alternating_run_continues_the_cycle(tmp_path: Path,
     resumed = train(loaded, "game", (), tmp_path / "resumed", resume=True, progress=False)
     assert resumed.step == whole.step == 3
     assert bits(resumed.params) == bits(whole.params)
+    assert bits(load_run(tmp_path / "whole").params) == bits(whole.params)
     config = json.loads((tmp_path / "whole" / "config.json").read_text(encoding="utf-8"))
     assert config["settings"]["schedule"] == "alternate(disc = 1, gen = 2)"

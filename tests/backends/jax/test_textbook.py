@@ -78,17 +78,24 @@ def close_trees(a: object, b: object) -> None:
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
 
 
-def gradient(low: Lowered, params: Params, batch: Batch, key: jax.Array) -> Params:
-    return jax.grad(lambda p: low.loss(p, batch, key, B)[0])(params)
+def loss_and_gradient(low: Lowered, params: Params, batch: Batch, key: jax.Array
+                      ) -> tuple[jax.Array, dict[str, jax.Array], Params]:
+    """The lowered total, each task's value, and the total's gradient (one jitted call)."""
+    def total(p: Params) -> tuple[jax.Array, dict[str, jax.Array]]:
+        return low.loss(p, batch, key, B)
+
+    (value, tasks), grads = jax.jit(jax.value_and_grad(total, has_aux=True))(params)
+    return value, tasks, grads
 
 
-def assert_same_loss_and_gradient(low: Lowered, batch: Batch,
+def assert_same_loss_and_gradient(low: Lowered, batch: Batch, key: jax.Array,
                                   textbook: Callable[[Params], jax.Array]) -> None:
     """The lowered total equals ``textbook(params)``, and so do their gradients."""
-    params, key = low.init(jax.random.key(0)), jax.random.key(1)
-    total, _ = low.loss(params, batch, key, B)
-    close(total, textbook(params))
-    close_trees(gradient(low, params, batch, key), jax.grad(textbook)(params))
+    params = low.init(jax.random.key(0))
+    total, _, grads = loss_and_gradient(low, params, batch, key)
+    expected, expected_grads = jax.jit(jax.value_and_grad(textbook))(params)
+    close(total, expected)
+    close_trees(grads, expected_grads)
 
 
 # ---------------------------------------------------------------- classification, regression
@@ -113,7 +120,7 @@ def test_classification_is_softmax_cross_entropy() -> None:
         log_p = jax.nn.log_softmax(logits)
         return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=1))
 
-    assert_same_loss_and_gradient(low, batch, textbook)
+    assert_same_loss_and_gradient(low, batch, jax.random.key(1), textbook)
 
 
 REGRESSION = f"""
@@ -142,7 +149,8 @@ def test_regression_is_mean_squared_error_or_huber(
         (prediction,) = low.apply("f", params, x)
         return jnp.mean(loss(prediction - y))
 
-    assert_same_loss_and_gradient(low, {draws(low, "pairs")[0]: (x, y)}, textbook)
+    assert_same_loss_and_gradient(low, {draws(low, "pairs")[0]: (x, y)}, jax.random.key(1),
+                                  textbook)
 
 
 # ---------------------------------------------------------------- autoencoder, VAE, CVAE
@@ -169,7 +177,7 @@ def test_autoencoder_is_mean_squared_reconstruction_error() -> None:
         (back,) = low.apply("dec", params, code)
         return jnp.mean(jnp.square(back - x))
 
-    assert_same_loss_and_gradient(low, batch, textbook)
+    assert_same_loss_and_gradient(low, batch, jax.random.key(1), textbook)
 
 
 BETA = 0.001  # examples/mnist_vae.task's weight: s2 = BETA * 784 / 2 = 0.392
@@ -244,10 +252,7 @@ def test_vae_is_the_negative_elbo_up_to_its_constant_and_scale(text: str) -> Non
     def textbook(params: Params) -> jax.Array:
         return BETA * (negative_elbo(low, params, x, eps, condition, s2) - constant)
 
-    params = low.init(jax.random.key(0))
-    total, _ = low.loss(params, batch, key, B)
-    close(total, textbook(params))
-    close_trees(gradient(low, params, batch, key), jax.grad(textbook)(params))
+    assert_same_loss_and_gradient(low, batch, key, textbook)
 
 
 # ---------------------------------------------------------------- GAN
@@ -291,14 +296,13 @@ def gan() -> tuple[Program, Lowered]:
 def test_gan_is_the_non_saturating_game(gan: tuple[Program, Lowered]) -> None:
     """real + fake is D's loss, fool is G's; each player's gradient is its own loss's."""
     _, low = gan
-    params, batch, key = low.init(jax.random.key(0)), fill(low), jax.random.key(1)
-    _, tasks = low.loss(params, batch, key, B)
-    d_loss, g_loss = gan_losses(low, params, batch)
+    params, batch = low.init(jax.random.key(0)), fill(low)
+    _, tasks, grads = loss_and_gradient(low, params, batch, jax.random.key(1))
+    (d_loss, g_loss), vjp = jax.vjp(jax.jit(lambda p: gan_losses(low, p, batch)), params)
     close(tasks["real"] + tasks["fake"], d_loss)
     close(tasks["fool"], g_loss)
-    grads = gradient(low, params, batch, key)
-    close_trees(grads["disc"], jax.grad(lambda p: gan_losses(low, p, batch)[0])(params)["disc"])
-    close_trees(grads["gen"], jax.grad(lambda p: gan_losses(low, p, batch)[1])(params)["gen"])
+    close_trees(grads["disc"], vjp((jnp.ones(()), jnp.zeros(())))[0]["disc"])
+    close_trees(grads["gen"], vjp((jnp.zeros(()), jnp.ones(())))[0]["gen"])
 
 
 def hand_written_gan(low: Lowered, params: Params, batches: list[Batch], lr: float,
