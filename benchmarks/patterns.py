@@ -227,7 +227,7 @@ import classification from stdlib
 data labelled : -> Real[8, 8, 1], Class[10]
 learner judge : Real[8, 8, 1] -> Class[10]
 use classification(classifier = judge, data = labelled)
-impl judge = nets.mlp(width = 128, depth = 2)
+impl judge = nets.cnn(width = 16)
 train classify:
     data labelled = datasets.digits(split = "train")
     batch 64
@@ -237,7 +237,7 @@ train classify:
 
 
 def gan(scale: float, out: Path, img: Path) -> list[Row]:
-    """Samples, and their labels by a digits classifier the GAN never saw (an MLP, seed 1)."""
+    """Samples, and their labels by a digits classifier the GAN never saw (a CNN, seed 1)."""
     trained = run("digits_gan", scale, out)
     noise = trained.program.declarations["z"].signature.outputs[0].value_shape
     z = np.random.default_rng(0).standard_normal((1000, *noise)).astype(np.float32)

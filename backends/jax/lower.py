@@ -156,8 +156,8 @@ class _Plan:
 
 def unique_boxes(equation: Equation) -> tuple[Box, ...]:
     """Both sides' boxes in order, each shared box (same id on both sides) once."""
-    return tuple(({b.id: b for b in (*equation.lhs.boxes, *equation.rhs.boxes)}  # lhs's version:
-                  | {b.id: b for b in equation.lhs.boxes}).values())  # its inputs come first
+    return tuple(({b.id: b for b in (*equation.lhs.boxes, *equation.rhs.boxes)}  # a shared box
+                  | {b.id: b for b in equation.lhs.boxes}).values())  # as lhs: its copies precede
 
 
 def draw_key(index: int, box: Box) -> str:
