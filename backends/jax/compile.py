@@ -17,28 +17,43 @@ draws (``fold_in(fold_in(key, equation_index), box_id)``), the same wire
 conversions, the same divergences, and ``route`` and ``train_step`` copied
 verbatim from ``routing.py`` and ``step.py``.  Only the helpers an objective
 uses are emitted.
+
+Loaded learners (``impl get = load("RUN_DIR")``, and ``fixed`` boxes, which
+can only be loaded) are frozen exactly as the lowering freezes them: left out
+of every equation's ``route`` and of ``TRAINED``, so they get no gradient and
+no optimizer state, and run on parameters behind ``stop_gradient`` (gradient
+still flows through them to the trained learners).  Like every learner they
+come from the caller, ``apply[name]`` and ``params[name]``: the module lists
+them in ``LOADED`` with the run they are to be loaded from, and its docstring
+says so.  The run folder is not read here (the module holds no weights), but
+the ``load(...)`` call and the ``trains`` clauses are checked as ``lower``
+checks them.
 """
 
 from __future__ import annotations
 
 import inspect
 import keyword
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskdsl.explain import Notation, equation_formula, objective_formula
-from taskdsl.ir import Box, BoxKind, Equation, Objective, Program
+from taskdsl.ir import Box, BoxKind, Call, Equation, Name, Objective, Program
 from taskdsl.types import WireType
 
 from . import lower_errors as errors
 from .lower import (
+    LOAD,
+    as_call,
     data_requests,
     draw_key,
     find_objective,
+    load_arguments,
     metric_names,
     trained_learners,
     unique_boxes,
+    with_params,
 )
 from .routing import route
 from .step import train_step
@@ -138,6 +153,14 @@ SQUASH = {"Class": "jax.nn.softmax({}, axis=-1)", "Tokens": "jax.nn.softmax({}, 
           "Binary": "jax.nn.sigmoid({})"}
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """A frozen learner: the run folder its ``load(...)`` names, and its name in that run."""
+
+    run: Path
+    learner: str
+
+
 @dataclass
 class _Var:
     """A wire's value in the emitted code: its variable, and its logits' variable if any."""
@@ -153,6 +176,7 @@ class _Task:
     equation: Equation
     index: int
     function: str
+    trains: tuple[str, ...]  # the equation's `trains` less the loaded learners
     lines: list[str] = field(default_factory=list)
     helpers: set[str] = field(default_factory=set)
     vars: dict[int, _Var] = field(default_factory=dict)
@@ -182,7 +206,7 @@ class _Task:
     def source(self) -> str:
         eq = self.equation
         self.emit(f'"""{equation_formula(eq, Notation())}"""')
-        self.emit(f"params = route(params, {tuple(eq.trains)!r})")
+        self.emit(f"params = route(params, {self.trains!r})")
         self.emit(f"key = jax.random.fold_in(key, {self.index})")
         self.helpers.add("route")
         for box in self.boxes:
@@ -211,16 +235,14 @@ class _Task:
                     self.vars[w] = self.vars[box.inputs[0]]
             case BoxKind.DATA:
                 self.data(box, types)
-            case BoxKind.LEARNER:
+            case BoxKind.LEARNER | BoxKind.FIXED:  # a fixed box is a loaded learner
                 self.learner(box, types)
             case BoxKind.RANDOM:
                 self.assign(box, self.random(box, box.params[0], types[0]))
             case BoxKind.CONST:
                 self.assign(box, self.const(box.params[0], types[0]))
-            case BoxKind.BUILTIN:
+            case _:  # BoxKind.BUILTIN
                 self.assign(box, self.builtin(box))
-            case _:
-                raise errors.fixed_box_not_supported(box.name)
 
     def assign(self, box: Box, expression: str) -> None:
         (wire,) = box.outputs
@@ -322,33 +344,103 @@ def _function_name(metric: str) -> str:
     return "task_" + "".join(c if c.isalnum() or c == "_" else "_" for c in metric)
 
 
-def compile_objective(program: Program, objective: str | None = None) -> str:
-    """The source of a standalone module computing ``objective``'s loss and train step."""
+def _is_load(impl: object) -> bool:
+    """Whether an ``impl`` value is ``load(...)`` (or a bare ``load``, reported as malformed)."""
+    name = impl if isinstance(impl, str) else impl.name if isinstance(impl, Call | Name) else None
+    return name == LOAD
+
+
+def loaded_learners(program: Program, target: Objective,
+                    impls: Mapping[str, object] | None = None) -> dict[str, _Loaded]:
+    """The learners and fixed boxes of ``target`` that ``impl ... = load(...)`` implements.
+
+    Checked as ``lower`` checks them, without reading the runs: a malformed
+    ``load(...)``, a fixed box not loaded, a ``trains`` clause naming a loaded
+    learner are each a ``LowerError``.  Other ``impl`` lines do not matter here.
+    """
+    chosen = {**program.impls, **(impls or {})}
+    loaded = {}
+    for name in with_params(target):
+        impl = chosen.get(name)
+        if impl is not None and _is_load(impl):
+            loaded[name] = _Loaded(*load_arguments(name, as_call(name, impl)))
+        elif program.declarations[name].kind is BoxKind.FIXED:
+            raise errors.fixed_needs_load(name, program.declarations[name].signature)
+    for term in target.terms:
+        equation = term.equation
+        named = [n for n in equation.trains if n in loaded] if equation.trains_named else []
+        if named:
+            raise errors.trains_loaded(equation.name, named[0], loaded[named[0]].run)
+    return loaded
+
+
+def compile_objective(program: Program, objective: str | None = None,
+                      impls: Mapping[str, object] | None = None) -> str:
+    """The source of a standalone module computing ``objective``'s loss and train step.
+
+    ``impls`` override the file's ``impl`` lines, as in ``lower``; only the
+    ``load(...)`` ones matter: those learners are frozen (see the module doc).
+    """
     target = find_objective(program, objective)
+    loaded = loaded_learners(program, target, impls)
     names = metric_names(target)
-    tasks = [_Task(t.equation, i, _function_name(names[i])) for i, t in enumerate(target.terms)]
+    tasks = [_Task(t.equation, i, _function_name(names[i]),
+                   tuple(n for n in t.equation.trains if n not in loaded))
+             for i, t in enumerate(target.terms)]
     bodies = [task.source() for task in tasks]
     helpers = _helpers({"train_step"}.union(*(t.helpers for t in tasks)))
     return "\n\n\n".join([
-        _header(program, target),
+        _header(program, target, loaded),
         *helpers,
+        _check(),
         *bodies,
         _loss(target, names, tasks),
         _train(),
     ]) + "\n"
 
 
-def write_module(program: Program, path: str | Path, objective: str | None = None) -> Path:
-    """Write ``compile_objective(program, objective)`` to ``path``; returns the path."""
+def write_module(program: Program, path: str | Path, objective: str | None = None,
+                 impls: Mapping[str, object] | None = None) -> Path:
+    """Write ``compile_objective(program, objective, impls)`` to ``path``; returns the path."""
     path = Path(path)
-    path.write_text(compile_objective(program, objective), encoding="utf-8")
+    path.write_text(compile_objective(program, objective, impls), encoding="utf-8")
     return path
 
 
-def _header(program: Program, target: Objective) -> str:
+def _frozen_doc(loaded: Mapping[str, _Loaded]) -> str:
+    """The module docstring's paragraph on the loaded learners, if any."""
+    if not loaded:
+        return ""
+    runs = "; ".join(f"`{n}` from {lr.run}" + (f" (its learner `{lr.learner}`)"
+                                              if lr.learner != n else "")
+                     for n, lr in loaded.items())
+    name, first = next(iter(loaded.items()))
+    return f'''
+Frozen, loaded learners (LOADED): {runs}.
+They are not trained here: the caller supplies each one's apply function and
+trained parameters, in `apply` and `params` like any other learner, e.g. with
+taskdsl installed:
+
+    from taskdsl.backends.jax.runs import load_run
+    run = load_run("{first.run}")
+    apply["{name}"] = lambda p, *xs: run.lowered.apply("{first.learner}", {{"{first.learner}": p}}, *xs)
+    params["{name}"] = run.params["{first.learner}"]
+
+No task trains them: every task runs them on parameters behind
+stop_gradient (so gradient still flows through them into the trained
+learners), the train step keeps no optimizer state for them and returns their
+params unchanged.  It donates its params argument (donate=True), frozen ones
+included: pass copies of arrays you keep using.
+'''
+
+
+def _header(program: Program, target: Objective, loaded: Mapping[str, _Loaded]) -> str:
     shown_requests = "".join(
         f"    {r.key!r}: ({r.source!r}, {tuple(t.structural() for t in r.types)!r}),\n"
         for r in data_requests(program, target))
+    trained = tuple(n for n in trained_learners(target) if n not in loaded)
+    shown_loaded = "".join(f"    {n!r}: ({str(lr.run)!r}, {lr.learner!r}),\n"
+                           for n, lr in loaded.items())
     return f'''"""Objective `{target.name}`, compiled by taskdsl from {program.path}.
 
     {objective_formula(target, Notation())}
@@ -360,7 +452,7 @@ Class, Binary and Tokens outputs); for Flax NNX modules,
 `lambda state, *xs: nnx.merge(graphdef, state)(*xs)`.
 `params` maps learner names to their parameter pytrees.  `batch` maps each key
 of DATA_REQUESTS to the raw arrays of that draw (float images, integer labels).
-"""
+{_frozen_doc(loaded)}"""
 
 from __future__ import annotations
 
@@ -371,11 +463,26 @@ import jax
 import jax.numpy as jnp
 import optax
 
-LEARNERS = {target.learners()!r}
-TRAINED = {trained_learners(target)!r}  # learners some equation trains; the others stay fixed
+LEARNERS = {with_params(target)!r}  # every learner needs apply[name] and params[name]
+TRAINED = {trained!r}  # learners some equation trains; the others stay fixed
+# frozen learners: name -> (the run folder `load` names, the learner's name in that run)
+LOADED = {{
+{shown_loaded}}}
 # batch key ("equation index/box id") -> (data source, its output wire types)
 DATA_REQUESTS = {{
 {shown_requests}}}'''
+
+
+def _check() -> str:
+    return '''def check_learners(apply, params):
+    """Every learner of LEARNERS needs an apply function and parameters, the LOADED ones too."""
+    for name in LEARNERS:
+        if name not in apply or name not in params:
+            given = "an apply function" if name not in apply else "parameters"
+            frozen = (f"; it is frozen, loaded from {LOADED[name][0]} (learner "
+                      f"{LOADED[name][1]!r}): pass that run's function and trained parameters"
+                      if name in LOADED else "")
+            raise ValueError(f"learner {name!r} was not given {given}{frozen}")'''
 
 
 def _loss(target: Objective, names: tuple[str, ...], tasks: list[_Task]) -> str:
@@ -385,6 +492,7 @@ def _loss(target: Objective, names: tuple[str, ...], tasks: list[_Task]) -> str:
                                   for n, term in zip(names, target.terms, strict=True))
     return f'''def loss(apply, params, batch, key, batch_size):
     """The weighted total, and each task's own (unweighted) value."""
+    check_learners(apply, params)
     tasks = {{
 {values}    }}
     total = (
@@ -395,7 +503,11 @@ def _loss(target: Objective, names: tuple[str, ...], tasks: list[_Task]) -> str:
 
 def _train() -> str:
     return '''def make_train_step(apply, optimizer, batch_size, donate=True):
-    """(init_opt_state, step); step(params, opt_state, batch, key) is one jax.jit."""
+    """(init_opt_state, step); step(params, opt_state, batch, key) is one jax.jit.
+
+    Only TRAINED learners are differentiated and updated; the others (LOADED
+    ones included) come back unchanged and report a gradient norm of 0.
+    """
 
     def objective(params, batch, key):
         return loss(apply, params, batch, key, batch_size)

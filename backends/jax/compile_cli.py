@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taskdsl import TaskError, load
-    from taskdsl.backends.jax.compile import compile_objective, write_module
+    from taskdsl.backends.jax.compile import compile_objective, loaded_learners, write_module
+    from taskdsl.backends.jax.lower import find_objective
     from taskdsl.backends.jax.lower_errors import LowerError
 
     try:
@@ -36,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
         else:
             print(compile_objective(program, args.objective))
+        loaded = loaded_learners(program, find_objective(program, args.objective))
+        for name, frozen in loaded.items():
+            print(f"note: learner `{name}` is loaded from {frozen.run} and frozen: the module "
+                  "takes its apply function and trained parameters from the caller and never "
+                  "trains it (see the module's docstring)", file=sys.stderr)
     except TaskError as error:
         print(error, file=sys.stderr)
         return 1

@@ -286,7 +286,7 @@ class _Learner:
         return nnx.merge(self.graphdef, state)(*arrays)
 
 
-def _as_call(name: str, impl: object) -> Call:
+def as_call(name: str, impl: object) -> Call:
     """An ``impl`` value as a call: a bare name (or string) is a call without options."""
     if isinstance(impl, str):
         impl = Name(impl)
@@ -314,7 +314,7 @@ def _learner(declaration: Declaration, impl: object) -> _Learner:
     """Resolve and check a learner's net by building it abstractly (shapes only, no FLOPs),
     or load it from a run; a fixed box can only be loaded."""
     name, signature = declaration.name, declaration.signature
-    call = None if impl is None else _as_call(name, impl)
+    call = None if impl is None else as_call(name, impl)
     if call is not None and call.name == LOAD:
         return _loaded_learner(name, signature, call)
     if declaration.kind is BoxKind.FIXED:
@@ -331,7 +331,7 @@ def _learner(declaration: Declaration, impl: object) -> _Learner:
     return _Learner(name, signature, net, options, graphdef)
 
 
-def _load_arguments(name: str, call: Call) -> tuple[Path, str]:
+def load_arguments(name: str, call: Call) -> tuple[Path, str]:
     """The run folder and the run's learner that ``load(...)`` names; the learner's name
     defaults to ``name``, the one being implemented."""
     if len(call.args) > 1 or (call.args and "path" in call.kwargs):
@@ -353,7 +353,7 @@ def _loaded_learner(name: str, signature: Signature, call: Call) -> _Learner:
     checkpoint's parameters, checked against ``name``'s declared signature."""
     from .runs import load_run  # runs.py lowers the runs it loads, so it imports this module
 
-    path, source = _load_arguments(name, call)
+    path, source = load_arguments(name, call)
     try:
         run = load_run(path)
     except (EvalError, TrainError, LowerError, NetError) as error:
@@ -458,7 +458,7 @@ def find_objective(program: Program, name: str | None) -> Objective:
             str(name), [*program.objectives, *program.tasks]) from None
 
 
-def _with_params(objective: Objective) -> tuple[str, ...]:
+def with_params(objective: Objective) -> tuple[str, ...]:
     """The boxes with parameters: the learners, then the fixed boxes (loaded models)."""
     fixed = (b.name for t in objective.terms for b in unique_boxes(t.equation)
              if b.kind is BoxKind.FIXED)
@@ -492,7 +492,7 @@ def lower(program: Program, objective: str | None = None,
     target = find_objective(program, objective)
     chosen = {**program.impls, **(impls or {})}
     learners = {name: _learner(program.declarations[name], chosen.get(name))
-                for name in _with_params(target)}
+                for name in with_params(target)}
     _check_trains(target, learners)
     names = metric_names(target)
     plans = tuple(_plan(names[i], i, float(t.weight), t.equation, learners)

@@ -107,13 +107,6 @@ def fixed_needs_load(box: str, signature: Signature) -> LowerError:
     )
 
 
-def fixed_box_not_supported(box: str) -> LowerError:
-    return LowerError(
-        f"fixed box `{box}` (a loaded model) cannot be compiled to a standalone module yet; "
-        "train the objective with `taskdsl train` instead"
-    )
-
-
 def unknown_learner(name: str, known: Iterable[str]) -> LowerError:
     return LowerError(
         f"no learner `{name}` in these params; known: {_listed(known)} "

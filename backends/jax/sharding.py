@@ -10,7 +10,10 @@ several processes each loads only its slice of the global batch and
 Multi-host runs are joined through ``jax.distributed.initialize`` when the
 environment describes one: ``JAX_COORDINATOR_ADDRESS`` (with
 ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``), or a Slurm or Open MPI job with
-more than one task, whose variables JAX reads itself.
+more than one task, whose variables JAX reads itself.  On CPU the processes
+exchange gradients through Gloo over TCP (``jax_cpu_collectives_implementation``,
+JAX's default in recent versions; set here where an older JAX left it unset), so
+a multi-host run can be tried on one machine: see ``tests/backends/jax/test_multihost.py``.
 """
 
 from __future__ import annotations
@@ -40,13 +43,21 @@ def initialize_distributed() -> bool:
         return True
     address = os.environ.get("JAX_COORDINATOR_ADDRESS")
     if address:
+        _cpu_collectives()
         jax.distributed.initialize(address, num_processes=_env_int("JAX_NUM_PROCESSES"),
                                    process_id=_env_int("JAX_PROCESS_ID"))
         return True
     if any((_env_int(name) or 1) > 1 for name in CLUSTER_SIZES):
+        _cpu_collectives()
         jax.distributed.initialize()
         return True
     return False
+
+
+def _cpu_collectives() -> None:
+    """Gloo for cross-process collectives on CPU, unless a choice was made (or JAX made one)."""
+    if getattr(jax.config, "jax_cpu_collectives_implementation", "gloo") is None:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
 
 
 def _env_int(name: str) -> int | None:
@@ -74,8 +85,21 @@ class DataParallel:
         return NamedSharding(self.mesh, P())
 
     def replicate(self, tree: Any) -> Any:
-        """``tree`` (params, optimizer state, a key) copied to every device."""
-        return jax.device_put(tree, self.replicated)
+        """``tree`` (params, optimizer state, a key) copied to every device.
+
+        With several processes ``device_put`` cannot reach the other hosts' devices: each
+        process holds the same values (same seed), and builds its part of global arrays.
+        """
+        if jax.process_count() == 1:
+            return jax.device_put(tree, self.replicated)
+        return jax.tree.map(self._replicated_global, tree)
+
+    def _replicated_global(self, x: Any) -> jax.Array:
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = self._replicated_global(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, self.replicated, lambda index: host[index])
 
     def shard(self, batch: Any) -> Any:
         """This process's slice of a batch, as global arrays split over the batch axis."""
