@@ -61,7 +61,6 @@ class Trained:
     program: Program
     result: RunResult
     steps: str  # "run/asked", e.g. "200/2000"
-    folder: Path
 
     def apply(self, learner: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
         """``learner``'s raw outputs (logits for classes) in chunks, as numpy."""
@@ -76,15 +75,17 @@ class Trained:
         return [Row(pattern, dataset, f, v, self.steps, self.result.seconds) for f, v in figures]
 
 
-def run(example: str, scale: float, out: Path, objective: str | None = None) -> Trained:
-    """Train ``examples/EXAMPLE.task`` at ``scale`` times its steps, into ``out/EXAMPLE``."""
+def run(example: str, scale: float, out: Path, overrides: Sequence[str] = ()) -> Trained:
+    """Train ``examples/EXAMPLE.task`` at ``scale`` times its steps (and with ``--set``
+    ``overrides``) into a new folder of ``out``."""
     program = taskdsl.load(EXAMPLES / f"{example}.task")
-    name = objective or program.objective(None).name
+    name = program.objective(None).name
     asked = resolve(program, name).steps
     steps = max(1, round(asked * scale))
-    result = train(program, name, [f"steps={steps}", f"checkpoint_every={steps}"],
-                   out / example, progress=PROGRESS)
-    return Trained(program, result, f"{steps}/{asked}", out / example)
+    folder = Path(tempfile.mkdtemp(prefix=f"{example}-", dir=out))
+    result = train(program, name, [f"steps={steps}", f"checkpoint_every={steps}", *overrides],
+                   folder, progress=PROGRESS)
+    return Trained(program, result, f"{steps}/{asked}")
 
 
 def test_split(binding: object) -> Call:
@@ -119,12 +120,11 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def judge(task_text: str, folder: Path) -> Trained:
     """An independent classifier, trained by ``train()`` from its own ``.task`` text."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "judge.task"
     path.write_text(task_text, encoding="utf-8")
     program = taskdsl.load(path)
     result = train(program, "classify", (), folder / "run", progress=PROGRESS)
-    return Trained(program, result, str(result.step), folder)
+    return Trained(program, result, str(result.step))
 
 
 def save_samples(images: np.ndarray, path: Path, columns: int = 8) -> str:
@@ -238,23 +238,34 @@ train classify:
 
 def gan(scale: float, out: Path, img: Path) -> list[Row]:
     """Samples, and their labels by a digits classifier the GAN never saw (a CNN, seed 1)."""
-    trained = run("digits_gan", scale, out)
+    return judged_gan("GAN", run("digits_gan", scale, out), out, img / "gan_samples.png")
+
+
+def gan_alternate(scale: float, out: Path, img: Path) -> list[Row]:
+    """The same GAN with alternating updates, one step each (no picture)."""
+    trained = run("digits_gan", scale, out, ["schedule=alternate(disc=1, gen=1)"])
+    return judged_gan("GAN, schedule alternate(disc: 1, gen: 1)", trained, out, None)
+
+
+def judged_gan(pattern: str, trained: Trained, out: Path, picture: Path | None) -> list[Row]:
+    """Mode coverage of 1,000 samples by the digits judge, and 64 of them to ``picture``."""
     noise = trained.program.declarations["z"].signature.outputs[0].value_shape
     z = np.random.default_rng(0).standard_normal((1000, *noise)).astype(np.float32)
     (samples,) = trained.apply("gen", z)
-    picture = save_samples(samples[:64], img / "gan_samples.png")
-    reader = judge(DIGITS_JUDGE, out / "digits_judge")
+    reader = judge(DIGITS_JUDGE, Path(tempfile.mkdtemp(prefix="digits_judge-", dir=out)))
     test = data.load("digits", split="test")
     (test_logits,) = reader.apply("judge", test.fields["image"])
     (logits,) = reader.apply("judge", samples)
     shares = np.bincount(np.argmax(logits, axis=-1), minlength=10) / len(samples)
-    return trained.rows("GAN", "digits (8x8)", [
+    figures = [
         ("classes among 1,000 samples (goal: 10)", str(int(np.count_nonzero(shares)))),
         ("largest class share (goal: <= 0.25)", f"{shares.max():.3f}"),
         ("judge's test accuracy on real digits",
          f"{accuracy(test_logits, test.fields['label']):.3f}"),
-        ("samples", picture),
-    ])
+    ]
+    if picture is not None:
+        figures.append(("samples", save_samples(samples[:64], picture)))
+    return trained.rows(pattern, "digits (8x8)", figures)
 
 
 SPRITES_JUDGE = """\
@@ -279,7 +290,8 @@ def cyclegan(scale: float, out: Path, img: Path) -> list[Row]:
     trained = run("sprites_cyclegan", scale, out)
     big = data.load("sprites", split="test", size=32, seed=1)
     small = data.load("sprites", split="test", size=16, seed=1)  # the same sprites
-    judges = {size: judge(SPRITES_JUDGE.format(size=size), out / f"sprites{size}_judge")
+    judges = {size: judge(SPRITES_JUDGE.format(size=size),
+                          Path(tempfile.mkdtemp(prefix=f"sprites{size}_judge-", dir=out)))
               for size in (16, 32)}
 
     def success(images: np.ndarray, size: int) -> float:
@@ -333,6 +345,7 @@ PATTERNS: dict[str, Callable[[float, Path, Path], list[Row]]] = {
     "autoencoder": autoencoder,
     "vae": vae,
     "gan": gan,
+    "gan_alternate": gan_alternate,
     "cyclegan": cyclegan,
     "lens": lens,
     "cvae": cvae,
@@ -359,6 +372,7 @@ def main() -> None:
                         help="where the sample pictures go (default docs/img)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="patterns-"))
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rows: list[Row] = []
     for name in args.only:
