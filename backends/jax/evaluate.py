@@ -18,9 +18,17 @@ The figures, on held-out examples ``x`` with true attribute ``y``, and targets
     the unedited input, the score of doing nothing);
 ``kept_attributes`` (whenever the judge reads other attributes, e.g. sprites)
     share of (edit, other attribute) pairs for which the judge reads the same
-    class on the edit as on the input.
+    class on the edit as on the input;
+``bleu`` (sentences)
+    corpus BLEU (0..100, sacrebleu, on the words as the tokenizer splits them)
+    of the edits against their inputs: how much of each sentence survives
+    (``reference`` gives the attribute success of not editing at all: the
+    share of inputs the judge already reads as the asked-for class).
 
 ``get(x)`` is fed to ``put`` as the distribution ``get`` outputs, as in training.
+An edited sentence is the most probable word at each position: the judge, the
+manipulator's ``get`` and the undo edit read that sentence (as one-hot tokens),
+not the editor's word distribution, and ``edits.txt`` shows a few of them.
 
 The judge is one multi-head classifier (one softmax head per categorical field
 of the data set: on sprites shape, colour, scale, xpos and ypos) trained by the
@@ -42,10 +50,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from sacrebleu.metrics import BLEU
 
 from taskdsl.backends.jax import eval_errors as errors
 from taskdsl.backends.jax import pictures
-from taskdsl.backends.jax.data import ATTRIBUTES, Dataset, counterfactual
+from taskdsl.backends.jax.data import ATTRIBUTES, Dataset, Tokenizer, counterfactual
 from taskdsl.backends.jax.manipulate import Manipulator, find_manipulator
 from taskdsl.backends.jax.runs import Run, load_run
 from taskdsl.backends.jax.settings import show
@@ -57,6 +66,9 @@ from taskdsl.types import WireType
 EVAL_FILE = "eval.json"
 GRID_FILE = "grid.png"
 INTERPOLATION_FILE = "interpolation.png"
+EDITS_FILE = "edits.txt"
+EDIT_ROWS = 12
+"""Sentences shown in ``edits.txt``."""
 JUDGE_FOLDER = "judge"
 JUDGE_TASK = "judge.task"
 JUDGE_STEPS = 1500
@@ -71,7 +83,10 @@ WEAK_JUDGE = 0.9
 IMAGE_JUDGES = (Call("nets.conv_encoder", (), {"width": 16}), Call("nets.cnn", (), {"width": 24}),
                 Call("nets.mlp", (), {"width": 256, "depth": 2}))
 TEXT_JUDGES = (Call("nets.text_encoder", (), {"embed": 32, "width": 64}),
+               Call("nets.text_encoder", (), {"embed": 32, "width": 64, "cell": "transformer"}),
                Call("nets.mlp", (), {"width": 128, "depth": 1}))
+# A text reader's cell (a GRU, or attention) makes it another architecture, as a net name does.
+TEXT_CELLS = {"nets.text_encoder": "gru"}
 
 Judge = Callable[[np.ndarray], dict[str, np.ndarray]]
 """States to the class index the judge reads for each data field it knows."""
@@ -105,14 +120,45 @@ def _share(hits: np.ndarray) -> float:
     return float(np.mean(hits))
 
 
+def is_text(states: np.ndarray) -> bool:
+    """Token ids (sentences) rather than real arrays (images)."""
+    return bool(np.issubdtype(states.dtype, np.integer))
+
+
+def one_hot(ids: np.ndarray, vocabulary: int) -> np.ndarray:
+    return np.eye(vocabulary, dtype=np.float32)[ids]
+
+
+def sentences(ids: np.ndarray, tokenizer: object = None) -> list[str]:
+    """Token ids (N, L) as sentences: the tokenizer's words (up to ``<eos>``) when there is
+    one, else the ids themselves with the padding (id 0) left out."""
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer.decode(ids)
+    return [" ".join(str(i) for i in row if i != 0) for row in np.asarray(ids).tolist()]
+
+
+def bleu(edits: list[str], inputs: list[str]) -> float:
+    """Corpus BLEU (0..100) of the edited sentences against their inputs, one reference each.
+
+    The sentences are compared as given, split at spaces (``tokenize="none"``): they are
+    already the words the model reads.
+    """
+    score = BLEU(tokenize="none", force=True).corpus_score(edits, [inputs]).score
+    return min(float(score), 100.0)  # sacrebleu's exact match can round to 100.00000000000004
+
+
 def figures(editor: Editor, judge: Judge, dataset: Dataset, state_field: str,
             attribute_field: str, seed: int = 0) -> dict[str, Any]:
     """The figures of the module docstring, the references, and the judge's own accuracy."""
     states, labels = dataset.fields[state_field], dataset.fields[attribute_field]
     targets = targets_for(labels, editor.classes, seed)
     edits = editor.put_distribution(states, np.eye(editor.classes, dtype=np.float32)[targets])
-    if np.issubdtype(states.dtype, np.integer):  # token ids: compare as the one-hot wire values
-        states = np.eye(edits.shape[-1], dtype=np.float32)[states]
+    text: dict[str, float] = {}
+    if is_text(states):  # token ids: compare as the one-hot wire values; edits are sentences
+        tokenizer = dataset.extras.get("tokenizer")
+        words = edits.argmax(-1)
+        text["bleu"] = bleu(sentences(words, tokenizer), sentences(states, tokenizer))
+        states, edits = one_hot(states, edits.shape[-1]), one_hot(words, edits.shape[-1])
     read = editor.read(states)
     before, after = judge(states), judge(edits)
     results: dict[str, Any] = {
@@ -126,10 +172,13 @@ def figures(editor: Editor, judge: Judge, dataset: Dataset, state_field: str,
         truth = counterfactual(dataset, attribute_field, targets)
         results["counterfactual_mse"] = _mse(edits, truth)
         reference["identity_counterfactual_mse"] = _mse(states, truth)
+    if text:  # what the judge's errors alone give an editor that changes nothing
+        reference["identity_attribute_success"] = _share(before[attribute_field] == targets)
     others = [f for f in after if f != attribute_field]
     kept = {f: _share(after[f] == before[f]) for f in others}
     if kept:
         results["kept_attributes"] = float(np.mean(list(kept.values())))
+    results.update(text)
     return {
         "figures": results,
         "kept_by_attribute": kept,
@@ -200,6 +249,14 @@ def judged_fields(dataset: Dataset, attribute_field: str) -> list[str]:
     return [attribute_field, *others]
 
 
+def architecture(net: object) -> tuple[str, str]:
+    """What tells a judge's net from ``get``'s: its name, and for a text reader its cell."""
+    name = getattr(net, "name", "")
+    name = name if name.startswith("nets.") or not name else f"nets.{name}"
+    kwargs = getattr(net, "kwargs", {})
+    return name, str(kwargs.get("cell", TEXT_CELLS.get(name, "")))
+
+
 def judge_task(manipulator: Manipulator, steps: int) -> str:
     """The .task text of the judge for ``manipulator``: see the module docstring."""
     sample = manipulator.sample.dataset
@@ -211,10 +268,9 @@ def judge_task(manipulator: Manipulator, steps: int) -> str:
     options = dict(binding.kwargs) if isinstance(binding, Call) else {}
     options.update(split="train", fields=(state_field, *fields))
     dataset = binding.name if isinstance(binding, Call) else f"datasets.{manipulator.source}"
-    get_net = getattr(manipulator.run.lowered.impls.get(manipulator.get), "name", "")
+    get_net = architecture(manipulator.run.lowered.impls.get(manipulator.get))
     candidates = IMAGE_JUDGES if manipulator.is_image else TEXT_JUDGES
-    net = next(c for c in candidates
-               if c.name.removeprefix("nets.") != get_net.removeprefix("nets."))
+    net = next(c for c in candidates if architecture(c) != get_net)
     seed = manipulator.run.settings.seed + 1
     return f"""\
 # The independent judge of the manipulator in {manipulator.run.directory}: one classifier
@@ -292,6 +348,42 @@ def draw(manipulator: Manipulator, dataset: Dataset, out: Path) -> list[Path]:
     return written
 
 
+def write_edits(manipulator: Manipulator, judge: Judge, dataset: Dataset, out: Path
+                ) -> list[Path]:
+    """``edits.txt``, the text analogue of ``grid.png``: a few input sentences, each with its
+    edit to every other class, and what the judge reads on each."""
+    if manipulator.is_image:
+        return []
+    state_field, attribute_field = manipulator.fields
+    labels = dataset.fields[attribute_field]
+    rows = _examples(labels, EDIT_ROWS)
+    ids = dataset.fields[state_field][rows]
+    tokenizer = dataset.extras.get("tokenizer")
+    names = manipulator.class_names
+    vocabulary = manipulator.state.value_shape[-1]
+    read = judge(one_hot(ids, vocabulary))[attribute_field]
+    lines = [f"# Edits by `{manipulator.put}` of {manipulator.run.directory}: each input "
+             "sentence (its true class; the class the judge reads), then its edit to each "
+             "other class (the class asked for; the class the judge reads).", ""]
+    edits = {c: manipulator.edit(ids, np.full(len(rows), c)).argmax(-1)
+             for c in range(manipulator.classes)}
+    judged = {c: judge(one_hot(e, vocabulary))[attribute_field] for c, e in edits.items()}
+    width = max(len(f"to {n} ") for n in names) + len("(judge: ) ") + max(map(len, names))
+    for i, (sentence, label) in enumerate(zip(sentences(ids, tokenizer), labels[rows],
+                                              strict=True)):
+        head = f"{names[label]} (judge: {names[read[i]]})"
+        lines.append(f"{head:<{width}}  {sentence}")
+        for c in range(manipulator.classes):
+            if c != label:
+                edit = sentences(edits[c][i:i + 1], tokenizer)[0]
+                head = f"to {names[c]} (judge: {names[judged[c][i]]})"
+                lines.append(f"{head:<{width}}  {edit}")
+        lines.append("")
+    path = out / EDITS_FILE
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return [path]
+
+
 # -- the whole evaluation ---------------------------------------------------------------
 
 
@@ -327,7 +419,9 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
     }
     folder = Path(out) if out is not None else manipulator.run.directory
     folder.mkdir(parents=True, exist_ok=True)
-    result["pictures"] = [p.name for p in draw(manipulator, dataset, folder)]
+    written = [*draw(manipulator, dataset, folder),
+               *write_edits(manipulator, judge, dataset, folder)]
+    result["pictures"] = [p.name for p in written]
     (folder / EVAL_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 

@@ -5,6 +5,19 @@ from data, softmax from a learner), and are embedded by multiplying that
 distribution with the embedding table.  For one-hot tokens that is the usual
 lookup; for soft tokens it is their expected embedding, and it is
 differentiable, so an editor upstream of a text classifier gets a gradient.
+
+Two options serve text manipulators (docs/sentiment_results.md tells how they
+were found):
+
+* ``hard = true`` on a reader (``text_encoder``) makes it read the *most
+  probable* word at each position, with the gradient passed straight through
+  to the word logits (Bengio et al., 2013).  A classifier so built sees exactly
+  the sentence an editor's output decodes to, so the editor cannot fool it with
+  a blend of words that no decoded sentence holds;
+* ``copy = c`` on ``text_editor`` adds ``c`` times the input sentence to the
+  output logits (``c`` is learned from there), with the net's own logits
+  starting at zero: changing nothing is where the editor starts, and an edit is
+  a few positions where the net outvotes the copy.
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ from .inputs import attach, layout
 from .outputs import Heads
 
 Cell = Literal["gru", "transformer"]
+_TINY = 1e-30  # probabilities below this pass no gradient back through a straight-through read
 
 
 class Block(nnx.Module):
@@ -87,8 +101,9 @@ class Reader(nnx.Module):
     """
 
     def __init__(self, inputs: Wires, length: int, *, rngs: nnx.Rngs, embed: int, width: int,
-                 cell: Cell) -> None:
+                 cell: Cell, hard: bool = False) -> None:
         self.layout = layout(inputs, is_tokens)
+        self.hard = hard
         if self.layout.carrier is None:
             self.start = PositionBias(length, embed, rngs=rngs)
         else:
@@ -112,8 +127,25 @@ class Reader(nnx.Module):
         if tokens is None:
             e = self.start(jnp.zeros((xs[0].shape[0], *self.start.bias.shape)))
         else:
+            if self.hard:
+                tokens = straight_through(tokens)
             e = jnp.einsum("blv,ve->ble", tokens, self.table.embedding[...])
         return self.mix(attach(e, extras))
+
+
+def straight_through(tokens: jax.Array) -> jax.Array:
+    """The one-hot of the most probable word at each position, its gradient passed straight
+    through to the *logits* of ``tokens`` (a softmax upstream).
+
+    Passing it to the probabilities instead would go through the softmax's Jacobian,
+    ``p_v (1 - p_v)``, which is all but zero at a confident editor's output: a word the
+    editor does not yet propose would never get the gradient that could make it proposed.
+    The derivative of ``log p`` undoes that factor, so the gradient of word ``v`` at a
+    position is what the reader would gain from it, as in the straight-through estimator.
+    """
+    hard = jax.nn.one_hot(tokens.argmax(-1), tokens.shape[-1], dtype=tokens.dtype)
+    log = jnp.log(jnp.maximum(tokens, _TINY))
+    return hard + log - jax.lax.stop_gradient(log)
 
 
 class TextEncoder(Net):
@@ -126,9 +158,10 @@ class TextEncoder(Net):
         return reads_into_vectors(is_tokens, inputs, outputs)
 
     def __init__(self, inputs: Wires, outputs: Wires, *, rngs: nnx.Rngs, embed: int = 64,
-                 width: int = 128, cell: Cell = "gru") -> None:
+                 width: int = 128, cell: Cell = "gru", hard: bool = False) -> None:
         length = next(filter(is_tokens, inputs)).value_shape[0]
-        self.reader = Reader(inputs, length, embed=embed, width=width, cell=cell, rngs=rngs)
+        self.reader = Reader(inputs, length, embed=embed, width=width, cell=cell, hard=hard,
+                             rngs=rngs)
         self.heads = Heads(self.reader.features, outputs, rngs=rngs)
 
     def __call__(self, *xs: jax.Array) -> tuple[jax.Array, ...]:
@@ -176,3 +209,20 @@ class TextEditor(TextDecoder):
     @classmethod
     def accepts(cls, inputs: Wires, outputs: Wires) -> bool:
         return any(map(is_tokens, inputs)) and super().accepts(inputs, outputs)
+
+    def __init__(self, inputs: Wires, outputs: Wires, *, rngs: nnx.Rngs, embed: int = 64,
+                 width: int = 128, cell: Cell = "gru", copy: float = 0.0) -> None:
+        super().__init__(inputs, outputs, rngs=rngs, embed=embed, width=width, cell=cell)
+        carrier = inputs[self.reader.layout.carrier]
+        same_vocab = carrier.value_shape[-1] == outputs[0].value_shape[-1]
+        self.copy = nnx.Param(jnp.asarray(copy, jnp.float32)) if copy and same_vocab else None
+        if self.copy is not None:  # the net's own logits start at zero: no edit at first
+            self.logits.kernel[...] = jnp.zeros_like(self.logits.kernel[...])
+            self.logits.bias[...] = jnp.zeros_like(self.logits.bias[...])
+
+    def __call__(self, *xs: jax.Array) -> tuple[jax.Array, ...]:
+        (logits,) = super().__call__(*xs)
+        if self.copy is None:
+            return (logits,)
+        tokens, _ = self.reader.layout.split(xs)
+        return (logits + self.copy[...] * tokens,)
