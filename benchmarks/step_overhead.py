@@ -1,10 +1,11 @@
 """What the taskdsl lowering costs per train step, against the same objective written by hand.
 
 The objective is the MNIST manipulator's ``manipulate = put_get + 10 * get_put
-+ undo`` (examples/mnist_manipulator.task): ``get`` a ``nets.cnn(width = 32)``
-classifier, ``put`` a ``nets.unet(width = 32, depth = 2)`` editor, only ``put``
-trained, Adam at 1e-3.  The hand-written version uses the same Flax NNX nets,
-the same optimizer, the same three independent MNIST-shaped batches per step
++ undo`` (examples/mnist_manipulator.task): ``get`` a classifier and ``put`` an
+editor, built from the file's ``impl`` lines, only ``put`` trained, Adam at
+1e-3.  The hand-written version builds the same Flax NNX nets (the same
+``impl`` options, so the two cannot drift apart), the same optimizer,
+the same three independent MNIST-shaped batches per step
 and the same metrics (each task's value, the total, the gradient norm), and is
 what a careful JAX user would write: one ``jax.jit``, ``value_and_grad`` over
 ``put`` only, donated buffers.
@@ -32,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from rich.progress import track
 
 import taskdsl
 from taskdsl.backends.jax.lower import Lowered, lower, make_train_step
@@ -86,8 +88,10 @@ def taskdsl_step(lowered: Lowered, batches: list[Batch]) -> Runner:
 def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Runner:
     """The same objective by hand: plain JAX, Flax NNX, Optax."""
     image, digit = lowered.data_requests()[0].types
-    get = build("cnn", (image,), (digit,), {"width": 32}, nnx.Rngs(0))
-    put = build("unet", (image, digit), (image,), {"width": 32, "depth": 2}, nnx.Rngs(1))
+    get = build(lowered.impls["get"].name, (image,), (digit,), lowered.impls["get"].kwargs,
+                nnx.Rngs(0))
+    put = build(lowered.impls["put"].name, (image, digit), (image,), lowered.impls["put"].kwargs,
+                nnx.Rngs(1))
     get_graph, get_params = nnx.split(get)
     put_graph, put_params = nnx.split(put)
     keys = [r.key for r in lowered.data_requests()]  # put_get, get_put, undo
@@ -164,7 +168,8 @@ def main() -> None:
             print(f"  {name}: {runner.flops() / 1e9:.3f} GFLOP per step (XLA cost analysis)")
 
     times: dict[str, list[float]] = {name: [] for name in runners}
-    for first in range(args.warmup, args.warmup + args.steps, args.chunk):
+    chunks = range(args.warmup, args.warmup + args.steps, args.chunk)
+    for first in track(chunks, description="timing (alternating chunks)", transient=True):
         for name, runner in runners.items():
             for i in range(first, min(first + args.chunk, args.warmup + args.steps)):
                 times[name].append(timed(runner, keys[i], i))
