@@ -39,12 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "array, or a text file with one sentence a line.")
     edit.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `taskdsl train`")
     edit.add_argument("--input", required=True, metavar="FILE", help="what to edit")
-    edit.add_argument("--to", required=True, metavar="CLASS",
-                      help="the class to give it, by name (e.g. blue) or number")
+    toward = edit.add_mutually_exclusive_group(required=True)
+    toward.add_argument("--to", metavar="CLASS",
+                        help="the class to give it, by name (e.g. blue) or number")
+    toward.add_argument("--like", metavar="FILE",
+                        help="give it the class the classifier reads on FILE (one input for "
+                             "all, or one per input): put(x, get(x'))")
     edit.add_argument("-o", "--out", metavar="OUT",
-                      help="where to write the edits (default: FILE_to_CLASS beside FILE)")
+                      help="where to write the edits (default: FILE_to_CLASS or FILE_like_LIKE "
+                           "beside FILE)")
     edit.add_argument("--strength", type=float, default=1.0, metavar="S",
-                      help="how far to edit, from 0 (what the classifier reads) to 1 (CLASS)")
+                      help="how far to edit, from 0 (what the classifier reads) to 1 (the "
+                           "asked-for class)")
     edit.set_defaults(handler=run_manipulate)
 
     demo = subparsers.add_parser(
@@ -73,7 +79,8 @@ def run_manipulate(args: argparse.Namespace) -> int:
     def body() -> int:
         from taskdsl.backends.jax.manipulate import manipulate
 
-        print(f"wrote {manipulate(args.run_dir, args.input, args.to, args.out, args.strength)}")
+        written = manipulate(args.run_dir, args.input, args.to, args.out, args.strength, args.like)
+        print(f"wrote {written}")
         return 0
 
     return _guarded(body)

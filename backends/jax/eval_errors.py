@@ -142,6 +142,17 @@ def empty_input(path: Path) -> EvalError:
     return EvalError(f"{path} holds nothing to edit")
 
 
+def to_or_like() -> EvalError:
+    return EvalError("say what to edit toward: either --to CLASS or --like FILE, not both")
+
+
+def donor_count(path: Path, found: int, inputs: int) -> EvalError:
+    return EvalError(
+        f"{path} holds {found} inputs to take the attribute from; give one (for every input) "
+        f"or {inputs} (one per input)"
+    )
+
+
 def bad_strength(value: float) -> EvalError:
     return EvalError(f"--strength must be between 0 and 1, not {value}")
 

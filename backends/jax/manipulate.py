@@ -75,7 +75,17 @@ class Manipulator:
 
     def edit(self, states: np.ndarray, targets: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """Each state edited toward its target class index, ``strength`` of the way."""
-        asked = np.eye(self.classes, dtype=np.float32)[targets]
+        return self.toward(states, np.eye(self.classes, dtype=np.float32)[targets], strength)
+
+    def transfer(self, states: np.ndarray, donors: np.ndarray, strength: float = 1.0
+                 ) -> np.ndarray:
+        """``put(x, get(x'))``: each state given the attribute ``get`` reads on its donor (one
+        donor for all, or one per state), ``strength`` of the way."""
+        return self.toward(states, np.broadcast_to(self.read(donors), (len(states), self.classes)),
+                           strength)
+
+    def toward(self, states: np.ndarray, asked: np.ndarray, strength: float) -> np.ndarray:
+        """``put(x, (1 - s) · get(x) + s · asked)`` for class distributions ``asked``."""
         if strength != 1.0:
             asked = (1 - strength) * self.read(states) + strength * asked
         return self.put_distribution(states, asked)
@@ -171,43 +181,66 @@ def tokenizer_of(manipulator: Manipulator) -> Tokenizer:
     return tokenizer
 
 
-def manipulate(run_dir: str | Path, input: str | Path, to: str, out: str | Path | None = None,
-               strength: float = 1.0) -> Path:
-    """Edit the images or sentences in ``input`` to have class ``to``; returns the file written.
-
-    ``out`` defaults to ``INPUT_to_CLASS`` with the input's suffix.  Images go to ``.npz``
-    (an ``images`` array) or ``.png`` (one image, or a row of them); sentences to text.
-    """
-    if not 0.0 <= strength <= 1.0:
-        raise errors.bad_strength(strength)
-    source = Path(input)
+def read_states(manipulator: Manipulator, source: Path) -> np.ndarray:
+    """The images or sentences in ``source``, as the states ``manipulator`` edits."""
     if not source.is_file():
         raise errors.no_input(source)
-    manipulator = find_manipulator(load_run(run_dir))
-    target = manipulator.class_index(to)
-    name = manipulator.class_names[target]
-    if out is None:
-        out = source.with_name(f"{source.stem}_to_{name}{source.suffix}")
-    out = Path(out)
     if manipulator.is_image:
         if source.suffix.lower() not in IMAGE_SUFFIXES:
             raise errors.unknown_input_kind(source, str(manipulator.state))
-        if out.suffix.lower() not in IMAGE_SUFFIXES:
-            raise errors.unknown_output_kind(out, IMAGE_SUFFIXES)
-        states = read_images(source, manipulator.state)
-        edits = manipulator.edit(states, np.full(len(states), target), strength)
-        if out.suffix.lower() == ".npz":
-            np.savez_compressed(out, images=edits)
-        else:
-            pictures.save_row(out, edits)
-        return out
+        return read_images(source, manipulator.state)
     if source.suffix.lower() not in TEXT_SUFFIXES:
         raise errors.not_text(source, str(manipulator.state))
-    tokenizer = tokenizer_of(manipulator)
     lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not lines:
         raise errors.empty_input(source)
-    tokens = tokenizer.encode(lines, manipulator.state.value_shape[0])
-    edits = manipulator.edit(tokens, np.full(len(tokens), target), strength)
-    out.write_text("\n".join(tokenizer.decode(edits.argmax(-1))) + "\n", encoding="utf-8")
+    return tokenizer_of(manipulator).encode(lines, manipulator.state.value_shape[0])
+
+
+def write_states(manipulator: Manipulator, edits: np.ndarray, out: Path) -> None:
+    """Edits to ``out``: ``.npz`` (an ``images`` array) or ``.png`` (a row), or sentences."""
+    if not manipulator.is_image:
+        text = "\n".join(tokenizer_of(manipulator).decode(edits.argmax(-1)))
+        out.write_text(text + "\n", encoding="utf-8")
+    elif out.suffix.lower() == ".npz":
+        np.savez_compressed(out, images=edits)
+    else:
+        pictures.save_row(out, edits)
+
+
+def manipulate(run_dir: str | Path, input: str | Path, to: str | None = None,
+               out: str | Path | None = None, strength: float = 1.0,
+               like: str | Path | None = None) -> Path:
+    """Edit the images or sentences in ``input`` to have class ``to``, or the class ``get``
+    reads on ``like`` (attribute transfer, ``put(x, get(x'))``); returns the file written.
+
+    ``like`` holds one input for all, or one per input.  ``out`` defaults to
+    ``INPUT_to_CLASS`` (``INPUT_like_LIKE``) with the input's suffix.  Images go to
+    ``.npz`` (an ``images`` array) or ``.png`` (one image, or a row of them); sentences to
+    text.
+    """
+    if (to is None) == (like is None):
+        raise errors.to_or_like()
+    if not 0.0 <= strength <= 1.0:
+        raise errors.bad_strength(strength)
+    source = Path(input)
+    manipulator = find_manipulator(load_run(run_dir))
+    if to is not None:
+        target = manipulator.class_index(to)
+        suffix = f"to_{manipulator.class_names[target]}"
+    else:
+        suffix = f"like_{Path(like).stem}"
+    out = Path(out) if out is not None else source.with_name(
+        f"{source.stem}_{suffix}{source.suffix}")
+    states = read_states(manipulator, source)
+    if manipulator.is_image and out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise errors.unknown_output_kind(out, IMAGE_SUFFIXES)
+    if to is not None:
+        edits = manipulator.edit(states, np.full(len(states), target), strength)
+    else:
+        donors = read_states(manipulator, Path(like))
+        if len(donors) not in (1, len(states)):
+            raise errors.donor_count(Path(like), len(donors), len(states))
+        edits = manipulator.transfer(states, donors, strength)
+    write_states(manipulator, edits, out)
     return out

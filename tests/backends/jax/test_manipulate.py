@@ -16,6 +16,7 @@ from PIL import Image
 
 from taskdsl import load
 from taskdsl.backends.jax import eval_cli
+from taskdsl.backends.jax.eval_errors import EvalError
 from taskdsl.backends.jax.evaluate import INTERPOLATION_FILE, draw
 from taskdsl.backends.jax.manipulate import find_manipulator, manipulate, read_images
 from taskdsl.backends.jax.runs import load_run
@@ -118,6 +119,35 @@ def test_manipulate_png_with_uint8_and_strength(run_dir, manipulator, tmp_path):
                                image / 255, atol=1e-6)
 
 
+def test_transfer_is_put_of_what_get_reads_on_the_donor(manipulator):
+    images = manipulator.labelled("test", 4).dataset.fields["image"]
+    states, donors = images[:2], images[2:]
+    np.testing.assert_allclose(manipulator.transfer(states, donors),
+                               manipulator.put_distribution(states, manipulator.read(donors)),
+                               rtol=1e-6)
+    one_for_all = manipulator.transfer(states, donors[:1])
+    np.testing.assert_allclose(one_for_all, manipulator.transfer(states, donors[[0, 0]]), rtol=1e-6)
+    assert not np.allclose(one_for_all, manipulator.transfer(states, donors[1:]))
+
+
+def test_manipulate_like_a_donor_file(run_dir, manipulator, tmp_path):
+    images = manipulator.labelled("test", 3).dataset.fields["image"]
+    np.savez(tmp_path / "in.npz", images=images)
+    np.savez(tmp_path / "donor.npz", images=images[2:])
+    out = manipulate(run_dir, tmp_path / "in.npz", like=tmp_path / "donor.npz")
+    assert out == tmp_path / "in_like_donor.npz"
+    with np.load(out) as edits:
+        np.testing.assert_allclose(edits["images"], manipulator.transfer(images, images[2:]),
+                                   rtol=1e-6)
+
+
+def test_manipulate_needs_exactly_one_of_to_and_like(run_dir, png):
+    with pytest.raises(EvalError, match="either --to CLASS or --like FILE"):
+        manipulate(run_dir, png)
+    with pytest.raises(EvalError, match="either --to CLASS or --like FILE"):
+        manipulate(run_dir, png, "red", like=png)
+
+
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     eval_cli.register(parser.add_subparsers())
@@ -134,6 +164,18 @@ def png(tmp_path) -> Path:
 def test_cli_writes_the_edit(run_dir, png, capsys):
     assert run_cli("manipulate", str(run_dir), "--input", str(png), "--to", "red") == 0
     assert "black_to_red.png" in capsys.readouterr().out
+    assert run_cli("manipulate", str(run_dir), "--input", str(png), "--like", str(png)) == 0
+    assert "black_like_black.png" in capsys.readouterr().out
+
+
+def test_cli_like_with_the_wrong_number_of_donors(run_dir, png, tmp_path, capsys):
+    np.savez(tmp_path / "two.npz", images=np.zeros((2, 8, 8, 3), np.float32))
+    np.savez(tmp_path / "three.npz", images=np.zeros((3, 8, 8, 3), np.float32))
+    code = run_cli("manipulate", str(run_dir), "--input", str(tmp_path / "three.npz"),
+                   "--like", str(tmp_path / "two.npz"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "holds 2 inputs to take the attribute from; give one" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(("case", "expected"), [
