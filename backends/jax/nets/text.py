@@ -6,7 +6,7 @@ distribution with the embedding table.  For one-hot tokens that is the usual
 lookup; for soft tokens it is their expected embedding, and it is
 differentiable, so an editor upstream of a text classifier gets a gradient.
 
-Two options serve text manipulators (docs/sentiment_results.md tells how they
+Two options serve text manipulators (docs/experiments/sentences.md tells how they
 were found):
 
 * ``hard = true`` on a reader (``text_encoder``) makes it read the *most
