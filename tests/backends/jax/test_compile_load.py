@@ -21,21 +21,12 @@ import numpy as np
 import optax
 import pytest
 
-import taskdsl
 from taskdsl.backends.jax.compile import compile_objective
 from taskdsl.backends.jax.lower import Lowered, LowerError, lower, make_train_step
 from taskdsl.backends.jax.runs import load_run
 from taskdsl.backends.jax.train import RunResult, train
-from taskdsl.ir import Call, Program
-
-B = 8
-
-HEADER = """
-type Img = Real[8, 8, 3]
-type Shape = Class[4]
-data sprites : -> Img, Shape
-random shape : -> Shape ~ uniform
-"""
+from taskdsl.ir import Call
+from tests.backends.jax.frozen_runs import HEADER, B, load, program
 
 CLASSIFIER = HEADER + """
 learner get : Img -> Shape
@@ -88,20 +79,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("compile_load")
 
 
-def program(folder: Path, name: str, text: str) -> Program:
-    path = folder / f"{name}.task"
-    path.write_text(text, encoding="utf-8")
-    return taskdsl.load(path)
-
-
 @pytest.fixture(scope="module")
 def classifier(folder: Path) -> RunResult:
     return train(program(folder, "classifier", CLASSIFIER), None, (), folder / "clf",
                  progress=False)
-
-
-def load(run: Path | str, **options: object) -> Call:
-    return Call("load", (str(run),), options)
 
 
 def module_of(source: str, path: Path) -> ModuleType:

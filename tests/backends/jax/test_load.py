@@ -22,16 +22,8 @@ import pytest
 import taskdsl
 from taskdsl.backends.jax.lower import Lowered, LowerError, lower, make_train_step
 from taskdsl.backends.jax.train import CONFIG, RunResult, train
-from taskdsl.ir import Call, Program
-
-B = 8
-
-HEADER = """
-type Img = Real[8, 8, 3]
-type Shape = Class[4]
-data sprites : -> Img, Shape
-random shape : -> Shape ~ uniform
-"""
+from taskdsl.ir import Call
+from tests.backends.jax.frozen_runs import HEADER, B, load, program
 
 TRAINING = """
     data sprites = datasets.sprites(n = 128, size = 8)
@@ -79,21 +71,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("load")
 
 
-def program(folder: Path, name: str, text: str) -> Program:
-    """The program of ``text``, written to a file (a run records its file's source)."""
-    path = folder / f"{name}.task"
-    path.write_text(text, encoding="utf-8")
-    return taskdsl.load(path)
-
-
 @pytest.fixture(scope="module")
 def classifier(folder: Path) -> RunResult:
     return train(program(folder, "classifier", CLASSIFIER), None, (), folder / "clf",
                  progress=False)
-
-
-def load(run: Path | str, **options: object) -> Call:
-    return Call("load", (str(run),), options)
 
 
 def manipulator(folder: Path, objective: str = "frozen", text: str = MANIPULATOR,
