@@ -17,6 +17,26 @@ data sprites : -> Img, Shape
 random shape : -> Shape ~ uniform
 """
 
+MANIPULATOR_TASKS = HEADER + """
+learner get : Img -> Shape
+learner put : Img, Shape -> Img
+
+task put_get:
+    x, _ <- sprites
+    a <- shape
+    get(put(x, a)) = a          trains put
+
+task get_put:                   # default `trains`: get and put
+    x, _ <- sprites
+    put(x, get(x)) = x
+
+task classify:
+    x, s <- sprites
+    get(x) = s                  trains get
+"""
+"""A manipulator's learners and tasks (objectives, impls and training are each test's own):
+``put_get`` trains ``put`` through ``get``, ``get_put`` trains both by default."""
+
 
 def program(folder: Path, name: str, text: str) -> Program:
     """The program of ``text``, written to ``folder/NAME.task``."""

@@ -26,7 +26,7 @@ from taskdsl.backends.jax.lower import Lowered, LowerError, lower, make_train_st
 from taskdsl.backends.jax.runs import load_run
 from taskdsl.backends.jax.train import RunResult, train
 from taskdsl.ir import Call
-from tests.backends.jax.frozen_runs import HEADER, B, load, program
+from tests.backends.jax.frozen_runs import HEADER, MANIPULATOR_TASKS, B, load, program
 
 CLASSIFIER = HEADER + """
 learner get : Img -> Shape
@@ -40,23 +40,7 @@ train classify:
     steps 3
 """
 
-MANIPULATOR = HEADER + """
-learner get : Img -> Shape
-learner put : Img, Shape -> Img
-
-task put_get:
-    x, _ <- sprites
-    a <- shape
-    get(put(x, a)) = a          trains put
-
-task get_put:                   # default `trains`: get and put
-    x, _ <- sprites
-    put(x, get(x)) = x
-
-task classify:
-    x, s <- sprites
-    get(x) = s                  trains get
-
+MANIPULATOR = MANIPULATOR_TASKS + """
 objective frozen = put_get + 0.5 * get_put
 objective wrong = put_get + classify
 

@@ -23,7 +23,7 @@ import taskdsl
 from taskdsl.backends.jax.lower import Lowered, LowerError, lower, make_train_step
 from taskdsl.backends.jax.train import CONFIG, RunResult, train
 from taskdsl.ir import Call
-from tests.backends.jax.frozen_runs import HEADER, B, load, program
+from tests.backends.jax.frozen_runs import HEADER, MANIPULATOR_TASKS, B, load, program
 
 TRAINING = """
     data sprites = datasets.sprites(n = 128, size = 8)
@@ -41,23 +41,7 @@ impl get = nets.mlp(width = 16, depth = 1)
 train classify:
 """ + TRAINING
 
-MANIPULATOR = HEADER + """
-learner get : Img -> Shape
-learner put : Img, Shape -> Img
-
-task put_get:
-    x, _ <- sprites
-    a <- shape
-    get(put(x, a)) = a          trains put
-
-task get_put:                   # default `trains`: get and put
-    x, _ <- sprites
-    put(x, get(x)) = x
-
-task classify:
-    x, s <- sprites
-    get(x) = s                  trains get
-
+MANIPULATOR = MANIPULATOR_TASKS + """
 objective frozen = put_get + get_put
 objective wrong = put_get + classify
 
