@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +15,7 @@ import taskdsl
 from taskdsl.backends.jax.compile import compile_objective, write_module
 from taskdsl.backends.jax.lower import Lowered, LowerError, lower, make_train_step
 from taskdsl.ir import BoxKind, Call, Program
+from tests.backends.jax.compiled_modules import learner_fns, module_of
 
 B = 8
 TINY = Call("nets.mlp", (), {"width": 8, "depth": 1})
@@ -88,19 +88,6 @@ def program() -> Program:
     return result.program
 
 
-def load(source: str, path: Path) -> ModuleType:
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def learner_fns(low: Lowered) -> dict:
-    """The compiled module's `apply`: each learner's function of its own params."""
-    return {n: (lambda state, *xs, n=n: low.apply(n, {n: state}, *xs)) for n in low.learner_names}
-
-
 def random_batch(low: Lowered) -> dict[str, tuple[np.ndarray, ...]]:
     rng = np.random.default_rng(0)
     return {r.key: (rng.random((B, 4), dtype=np.float32), rng.integers(0, 3, B))
@@ -112,7 +99,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Lowere
     prog = program()
     impls = {n: TINY for n, d in prog.declarations.items() if d.kind is BoxKind.LEARNER}
     folder = tmp_path_factory.mktemp("compiled")
-    return {name: (lower(prog, name, impls), load(compile_objective(prog, name),
+    return {name: (lower(prog, name, impls), module_of(compile_objective(prog, name),
                                                   folder / f"{name}.py"))
             for name in ("everything", "routed")}
 

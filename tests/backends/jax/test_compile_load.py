@@ -10,7 +10,6 @@ docstring says the caller supplies ``get``, and the recipe it gives works.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from taskdsl.backends.jax.lower import Lowered, LowerError, lower, make_train_st
 from taskdsl.backends.jax.runs import load_run
 from taskdsl.backends.jax.train import RunResult, train
 from taskdsl.ir import Call
+from tests.backends.jax.compiled_modules import learner_fns, module_of
 from tests.backends.jax.frozen_runs import HEADER, MANIPULATOR_TASKS, B, load, program
 
 CLASSIFIER = HEADER + """
@@ -67,18 +67,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def classifier(folder: Path) -> RunResult:
     return train(program(folder, "classifier", CLASSIFIER), None, (), folder / "clf",
                  progress=False)
-
-
-def module_of(source: str, path: Path) -> ModuleType:
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def learner_fns(low: Lowered) -> dict:
-    return {n: (lambda state, *xs, n=n: low.apply(n, {n: state}, *xs)) for n in low.learner_names}
 
 
 def batch(low: Lowered) -> dict[str, tuple[np.ndarray, ...]]:

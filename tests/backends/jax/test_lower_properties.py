@@ -34,6 +34,7 @@ from taskdsl.backends.jax.compile import compile_objective
 from taskdsl.backends.jax.lower import Lowered, lower
 from taskdsl.ir import BoxKind, Call, Program
 from taskdsl.types import WireType
+from tests.backends.jax.compiled_modules import learner_fns
 from tests.taskdsl.strategies import programs
 
 B = 4
@@ -155,11 +156,6 @@ def jit(fn, **options):
 
 def jitted_loss(low: Lowered):
     return jit(low.loss, static_argnums=3)
-
-
-def learner_fns(low: Lowered) -> dict:
-    """The compiled module's ``apply``: each learner as a function of its own params."""
-    return {n: (lambda state, *xs, n=n: low.apply(n, {n: state}, *xs)) for n in low.learner_names}
 
 
 def as_float(x: jax.Array) -> float:
