@@ -269,14 +269,14 @@ def judged_gan(pattern: str, trained: Trained, out: Path, picture: Path | None) 
 
 
 SPRITES_JUDGE = """\
-data labelled : -> Real[{size}, {size}, 3], Class[4], Class[6]
-learner judge : Real[{size}, {size}, 3] -> Class[4], Class[6]
+data labelled : -> Real[32, 32, 3], Class[4], Class[6]
+learner judge : Real[32, 32, 3] -> Class[4], Class[6]
 task classify:
     x, shape, colour <- labelled
     judge(x) = shape, colour
 impl judge = nets.cnn(width = 16)
 train classify:
-    data labelled = datasets.sprites(split = "train", size = {size}, seed = 3, \
+    data labelled = datasets.sprites(split = "train", seed = 3, \
 fields = ["image", "shape", "colour"])
     batch 64
     steps 800
@@ -286,31 +286,38 @@ fields = ["image", "shape", "colour"])
 
 
 def cyclegan(scale: float, out: Path, img: Path) -> list[Row]:
-    """32x32 <-> 16x16 sprites: does a translation keep the sprite's shape and colour?"""
+    """Red <-> blue sprites: is a translation the same sprite in the other colour?"""
     trained = run("sprites_cyclegan", scale, out)
-    big = data.load("sprites", split="test", size=32, seed=1)
-    small = data.load("sprites", split="test", size=16, seed=1)  # the same sprites
-    judges = {size: judge(SPRITES_JUDGE.format(size=size),
-                          Path(tempfile.mkdtemp(prefix=f"sprites{size}_judge-", dir=out)))
-              for size in (16, 32)}
+    red = data.load("sprites", split="test", colour="red", seed=1)
+    blue = data.load("sprites", split="test", colour="blue", seed=1)  # the same sprites
+    reader = judge(SPRITES_JUDGE, Path(tempfile.mkdtemp(prefix="sprites_judge-", dir=out)))
 
-    def success(images: np.ndarray, size: int) -> float:
-        shape, colour = judges[size].apply("judge", images)
-        return float(np.mean((np.argmax(shape, -1) == big.fields["shape"])
-                             & (np.argmax(colour, -1) == big.fields["colour"])))
+    def success(images: np.ndarray, target: data.Dataset) -> float:
+        shape, colour = reader.apply("judge", images)
+        return float(np.mean((np.argmax(shape, -1) == target.fields["shape"])
+                             & (np.argmax(colour, -1) == target.fields["colour"])))
 
-    (to_small,) = trained.apply("to_small", big.fields["image"])
-    (to_big,) = trained.apply("to_big", small.fields["image"])
+    def mse(images: np.ndarray, target: data.Dataset) -> str:
+        return f"{np.mean(np.square(images - target.fields['image'])):.4f}"
+
+    (to_blue,) = trained.apply("to_blue", red.fields["image"])
+    (to_red,) = trained.apply("to_red", blue.fields["image"])
+    picture = save_samples(np.concatenate([red.fields["image"][:8], to_blue[:8],
+                                           blue.fields["image"][8:16], to_red[8:16]]),
+                           img / "cyclegan_samples.png")
     cycles = held_out(trained)
-    return trained.rows("CycleGAN", "sprites 32x32 <-> 16x16", [
-        ("big -> small: judge reads the true shape and colour",
-         f"{success(to_small, 16):.3f} (real: {success(small.fields['image'], 16):.3f})"),
-        ("small -> big: judge reads the true shape and colour",
-         f"{success(to_big, 32):.3f} (real: {success(big.fields['image'], 32):.3f})"),
-        ("big -> small MSE against the true small sprite",
-         f"{np.mean(np.square(to_small - small.fields['image'])):.4f}"),
-        ("cycle error (L1) big -> small -> big", f"{cycles['cycle_a']:.4f}"),
-        ("cycle error (L1) small -> big -> small", f"{cycles['cycle_b']:.4f}"),
+    return trained.rows("CycleGAN", "sprites red <-> blue", [
+        ("red -> blue: judge reads blue and the true shape",
+         f"{success(to_blue, blue):.3f} (real blue: {success(blue.fields['image'], blue):.3f})"),
+        ("blue -> red: judge reads red and the true shape",
+         f"{success(to_red, red):.3f} (real red: {success(red.fields['image'], red):.3f})"),
+        ("red -> blue MSE against the true blue sprite",
+         f"{mse(to_blue, blue)} (unchanged: {mse(red.fields['image'], blue)})"),
+        ("blue -> red MSE against the true red sprite",
+         f"{mse(to_red, red)} (unchanged: {mse(blue.fields['image'], red)})"),
+        ("cycle error (L1) red -> blue -> red", f"{cycles['cycle_a']:.4f}"),
+        ("cycle error (L1) blue -> red -> blue", f"{cycles['cycle_b']:.4f}"),
+        ("samples: red, to blue; blue, to red (rows)", picture),
     ])
 
 

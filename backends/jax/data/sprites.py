@@ -158,7 +158,11 @@ def render(attrs: Mapping[str, np.ndarray], size: int = 32) -> np.ndarray:
 
 
 def load_sprites(
-    split: str = "train", n: int | None = None, seed: int = 0, size: int = 32
+    split: str = "train",
+    n: int | None = None,
+    seed: int = 0,
+    size: int = 32,
+    colour: str | None = None,
 ) -> Dataset:
     """``n`` random sprites, the same for the same ``seed``, ``split`` and ``size``.
 
@@ -168,6 +172,10 @@ def load_sprites(
     for train and 2,000 for test; train and test draw from independent streams of
     ``seed``. Each sprite uses one row of random numbers, so a smaller ``n`` gives a
     prefix of a larger one.
+
+    ``colour`` (a name in COLOURS) draws every sprite in that colour and keeps the rest
+    of each sprite's draw: the same ``seed`` in two colours gives the same sprites
+    recoloured, the true translation between two one-colour domains (a CycleGAN's).
     """
     stream = SPLITS.index(check_choice("split", split, SPLITS))
     count = DEFAULT_N[split] if n is None else check_int("n", n, 1)
@@ -179,6 +187,8 @@ def load_sprites(
         key: (u[:, i] * len(names)).astype(np.int32)
         for i, (key, names) in enumerate(ATTRIBUTES.items())
     }
+    if colour is not None:
+        labels["colour"][:] = COLOURS.index(check_choice("colour", colour, COLOURS))
     jitter = 2 * u[:, len(ATTRIBUTES) :] - 1
     half_extent = SCALE_HALF_EXTENT[labels["scale"]] + SCALE_JITTER * jitter[:, 0]
     centre = np.stack([labels["xpos"], labels["ypos"]], axis=1)

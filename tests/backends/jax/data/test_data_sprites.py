@@ -120,6 +120,15 @@ def test_counterfactual_colour_changes_only_colour(sprites) -> None:
     np.testing.assert_array_equal(edited[mask], RGB[np.repeat(new, mask.sum(axis=(1, 2)))])
 
 
+def test_one_colour_is_the_same_draw_recoloured(sprites) -> None:
+    blue = load_sprites(n=600, seed=3, colour="blue")
+    assert (blue.fields["colour"] == ATTRIBUTES["colour"].index("blue")).all()
+    for field in ("shape", "scale", "position", "area"):
+        np.testing.assert_array_equal(blue.fields[field], sprites.fields[field])
+    np.testing.assert_array_equal(blue.fields["image"],
+                                  counterfactual(sprites, "colour", blue.fields["colour"]))
+
+
 def test_counterfactual_moves_and_resizes(sprites) -> None:
     f = sprites.fields
     new = (f["xpos"] + 1) % 3
@@ -163,6 +172,7 @@ def test_counterfactual_shape_keeps_extent(sprites) -> None:
         (lambda ds: load_sprites(n=-1), "n must be an integer >= 1"),
         (lambda ds: load_sprites(seed="a"), "seed must be an integer"),
         (lambda ds: load_sprites(size=4), "size must be an integer >= 8"),
+        (lambda ds: load_sprites(colour="teal"), "colour must be one of"),
     ],
 )
 def test_misuse_is_a_data_error(sprites, call, fragment: str) -> None:
