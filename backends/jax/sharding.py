@@ -19,6 +19,8 @@ a multi-host run can be tried on one machine: see ``tests/backends/jax/test_mult
 from __future__ import annotations
 
 import os
+import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +34,11 @@ from taskdsl.backends.jax import train_errors as errors
 AXIS = "batch"
 # Variables that, when they count more than one task, mean a cluster launched this process.
 CLUSTER_SIZES = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
+COORDINATOR_WAIT_S = 120.0
+"""How long a process other than the first waits for the coordinator to listen."""
 
 
-def initialize_distributed() -> bool:
+def initialize_distributed(coordinator_wait_s: float = COORDINATOR_WAIT_S) -> bool:
     """Join the multi-host run the environment describes, once; True if there is one.
 
     Must run before any JAX computation, which is why ``train`` calls it first.
@@ -43,15 +47,42 @@ def initialize_distributed() -> bool:
         return True
     address = os.environ.get("JAX_COORDINATOR_ADDRESS")
     if address:
+        processes, process_id = _env_int("JAX_NUM_PROCESSES"), _env_int("JAX_PROCESS_ID")
+        _check_coordinator(address, process_id, coordinator_wait_s)
         _cpu_collectives()
-        jax.distributed.initialize(address, num_processes=_env_int("JAX_NUM_PROCESSES"),
-                                   process_id=_env_int("JAX_PROCESS_ID"))
+        jax.distributed.initialize(address, num_processes=processes, process_id=process_id)
         return True
     if any((_env_int(name) or 1) > 1 for name in CLUSTER_SIZES):
         _cpu_collectives()
         jax.distributed.initialize()
         return True
     return False
+
+
+def _check_coordinator(address: str, process_id: int | None, wait_s: float) -> None:
+    """Fail with a TrainError, not JAX's abort of the whole process, when ``address``
+    cannot work: malformed, taken (the coordinator, process 0, binds it) or silent
+    for ``wait_s`` seconds (any other process connects to it)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise errors.coordinator_address(address)
+    endpoint = (host.strip("[]"), int(port))
+    if process_id == 0:  # JAX's coordinator listens on every interface
+        try:
+            with socket.create_server(("", endpoint[1])):
+                return
+        except OSError as failure:
+            raise errors.coordinator_unusable(address, failure.strerror or str(failure)) from None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with socket.create_connection(endpoint, timeout=min(5.0, wait_s)):
+                return
+        except OSError as failure:
+            if time.monotonic() >= deadline:
+                raise errors.coordinator_silent(address, wait_s,
+                                                failure.strerror or str(failure)) from None
+        time.sleep(0.5)
 
 
 def _cpu_collectives() -> None:

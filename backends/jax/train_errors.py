@@ -248,6 +248,29 @@ def distributed_env(variable: str, value: str) -> TrainError:
     )
 
 
+def coordinator_address(address: str) -> TrainError:
+    return TrainError(
+        f"$JAX_COORDINATOR_ADDRESS must be HOST:PORT (e.g. 10.0.0.1:1234), not {address!r}", USAGE
+    )
+
+
+def coordinator_unusable(address: str, reason: str) -> TrainError:
+    return TrainError(
+        f"process 0 coordinates the multi-host run but cannot listen on {address} ({reason}); "
+        "pick a free port on this host in $JAX_COORDINATOR_ADDRESS",
+        USAGE,
+    )
+
+
+def coordinator_silent(address: str, wait_s: float, reason: str) -> TrainError:
+    return TrainError(
+        f"no coordinator answered at {address} within {wait_s:g} s ({reason}); start process 0 "
+        "(JAX_PROCESS_ID=0) on that host, or unset $JAX_COORDINATOR_ADDRESS for a "
+        "single-process run",
+        USAGE,
+    )
+
+
 # -- the loop ----------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ effect before JAX initialises its CPU backend, which this process has done.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -113,3 +114,39 @@ def test_a_malformed_cluster_variable_is_a_clear_error(monkeypatch: pytest.Monke
         sharding.initialize_distributed()
     assert caught.value.exit_code == USAGE
     assert "$JAX_NUM_PROCESSES must be a whole number" in str(caught.value)
+
+
+def coordinated(monkeypatch: pytest.MonkeyPatch, address: str, process: int) -> TrainError:
+    """The TrainError that joining a run at ``address`` as ``process`` raises."""
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", address)
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    monkeypatch.setenv("JAX_PROCESS_ID", str(process))
+    with pytest.raises(TrainError) as caught:
+        sharding.initialize_distributed(coordinator_wait_s=0.5)
+    assert caught.value.exit_code == USAGE
+    assert not jax.distributed.is_initialized()
+    return caught.value
+
+
+@pytest.mark.parametrize("address", ["localhost", "localhost:port", ":1234", "host:70000"])
+def test_a_malformed_coordinator_address_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    assert "must be HOST:PORT" in str(coordinated(monkeypatch, address, 1))
+
+
+def test_a_silent_coordinator_is_a_clear_error_not_an_abort(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]  # free, and nobody listens once closed
+    error = str(coordinated(monkeypatch, f"127.0.0.1:{port}", 1))
+    assert f"no coordinator answered at 127.0.0.1:{port} within 0.5 s" in error
+    assert "JAX_PROCESS_ID=0" in error
+
+
+def test_a_taken_coordinator_port_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.create_server(("", 0)) as taken:
+        port = taken.getsockname()[1]
+        error = str(coordinated(monkeypatch, f"localhost:{port}", 0))
+    assert f"cannot listen on localhost:{port}" in error
