@@ -19,6 +19,7 @@ figures mean nothing.
 from __future__ import annotations
 
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from taskdsl.backends.jax.train import CONFIG, train
 from taskdsl.ir import Program
 from taskdsl.loader import load
 
-TASK = Path(__file__).resolve().parents[2] / "examples" / "sprites_demo.task"
+TASK = Path(str(resources.files("taskdsl.examples") / "sprites_demo.task"))
+"""Shipped as package data, so the demo runs from any install, not only a checkout."""
 RUN = "run"
 SVG = "objective.svg"
 EXAMPLES = 1000

@@ -1,0 +1,34 @@
+"""What the code reads at run time ships in a wheel, not only in a checkout.
+
+A non-editable install once lacked `examples/`, so `taskdsl demo` (and the
+manipulator benchmark) failed outside a checkout: this pins pyproject's
+package data to the files the code loads through ``importlib.resources``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatch
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+READ_AT_RUN_TIME = {
+    "taskdsl.grammar": "*.lark",
+    "taskdsl.stdlib": "*.task",
+    "taskdsl.examples": "*.task",
+}
+
+
+@pytest.mark.parametrize(("package", "files"), READ_AT_RUN_TIME.items())
+def test_resources_the_code_reads_are_package_data(package: str, files: str) -> None:
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert package in setuptools["packages"]
+    folder = ROOT / setuptools["package-dir"][package]
+    found = sorted(folder.glob(files))
+    assert found, f"no {files} in {folder}"
+    shipped = setuptools["package-data"][package]
+    assert all(any(fnmatch(f.name, p) for p in shipped) for f in found)
+    assert Path(str(resources.files(package))).resolve() == folder.resolve()
