@@ -298,7 +298,7 @@ def cyclegan(scale: float, out: Path, img: Path) -> list[Row]:
                              & (np.argmax(colour, -1) == target.fields["colour"])))
 
     def mse(images: np.ndarray, target: data.Dataset) -> str:
-        return f"{np.mean(np.square(images - target.fields['image'])):.4f}"
+        return f"{np.mean(np.square(images - target.fields['image'])):.5f}"
 
     (to_blue,) = trained.apply("to_blue", red.fields["image"])
     (to_red,) = trained.apply("to_red", blue.fields["image"])
