@@ -113,3 +113,32 @@ def test_cli_explain_subprocess(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2
     assert "Traceback" not in usage.stderr
+
+
+# Each pattern example's equations, as the literature writes its loss.
+TEXTBOOK = {
+    "mnist_classifier": ["classify: E[(x, y)~mnist] CE(classifier(x), y)"],
+    "sprites_regression": ["regress: E[(x, y)~sprites] MSE(locate(x), y)",
+                           "regress_robust: E[(x, y)~sprites] Huber(locate(x), y)"],
+    "mnist_autoencoder": ["reconstruct: E[x~mnist] MSE(dec(enc(x)), x)"],
+    "mnist_vae": ["E[x~mnist] MSE(dec(sample(enc(x))), x)   trains: enc, dec",
+                  "+ 0.001 · E[x~mnist] KL(enc(x), prior)   trains: enc"],
+    "digits_gan": ["E[x~digits] BCE(disc(x), is_real)   trains: disc",
+                   "+ E[z~z] BCE(disc(gen(z)), is_fake)   trains: disc",
+                   "+ E[z~z] BCE(disc(gen(z)), is_real)   trains: gen"],
+    "sprites_cyclegan": ["+ E[a~red] BCE(disc_blue(to_blue(a)), is_real)   trains: to_blue",
+                         "+ 10 · E[a~red] L1(to_red(to_blue(a)), a)   trains: to_blue, to_red"],
+    "sprites_lens": ["E[s~sprites; v~colour] CE(colour_of(recolour(s, v)), v)",
+                     "10 · E[s~sprites] MSE(recolour(s, colour_of(s)), s)",
+                     "MSE(recolour(recolour(s, v), w), recolour(s, w))   trains: recolour"],
+    "mnist_cvae": ["E[(x, y)~mnist] MSE(dec(sample(enc(x, y)), y), x)   trains: enc, dec",
+                   "+ 0.001 · E[(x, y)~mnist] KL(enc(x, y), prior)   trains: enc"],
+}
+
+
+@pytest.mark.parametrize("example", TEXTBOOK)
+def test_each_pattern_example_reads_as_its_textbook_loss(example: str) -> None:
+    lines = [line.strip() for line in explain(load(ROOT / "examples" / f"{example}.task"))
+             .splitlines()]
+    for formula in TEXTBOOK[example]:
+        assert any(formula in line for line in lines), formula
