@@ -284,7 +284,7 @@ def test_the_frozen_mnist_example_runs_in_its_two_steps(tmp_path, monkeypatch) -
     second = train(taskdsl.load(ROOT / "examples" / "mnist_manipulator_frozen.task"), None,
                    [*small, "impl.put=nets.mlp(width = 8, depth = 1)"], "runs/mnist_frozen",
                    progress=False)
-    assert second.objective == "manipulate" and second.step == 2
+    assert second.objective == "edit" and second.step == 2
     assert second.lowered.loaded == {"classifier": Path("runs/mnist_classifier")}
     assert second.lowered.trained == ("put",)
     assert_identical(second.params["classifier"], first.params["classifier"])
