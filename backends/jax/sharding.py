@@ -62,11 +62,14 @@ def initialize_distributed(coordinator_wait_s: float = COORDINATOR_WAIT_S) -> bo
 def _check_coordinator(address: str, process_id: int | None, wait_s: float) -> None:
     """Fail with a TrainError, not JAX's abort of the whole process, when ``address``
     cannot work: malformed, taken (the coordinator, process 0, binds it) or silent
-    for ``wait_s`` seconds (any other process connects to it)."""
+    for ``wait_s`` seconds (any other process connects to it).  Without a process id
+    JAX finds its own later, so only the address's form is checked."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise errors.coordinator_address(address)
     endpoint = (host.strip("[]"), int(port))
+    if process_id is None:
+        return
     if process_id == 0:  # JAX's coordinator listens on every interface
         try:
             with socket.create_server(("", endpoint[1])):
