@@ -56,6 +56,16 @@ def _scale(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[Wir
     return _unary_real(types, params)
 
 
+def _drop(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    (a,) = types
+    p = params[0]
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+        raise BuiltinTypeError(f"takes a probability 0 <= p < 1 in brackets: drop[0.1], not {p!r}")
+    if a.kind not in ("Real", "Tokens"):
+        raise BuiltinTypeError(f"takes a Real or Tokens wire, found `{a.described()}`")
+    return (a,)
+
+
 def _concat(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     a, b = types
     _real(a)
@@ -95,6 +105,11 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("flatten", 1, "a Real wire as one flat vector", _flatten),
         Builtin(
             "sample", 1, "draw from a Gaussian wire (reparameterised)", _sample, random=True
+        ),
+        Builtin(
+            "drop", 1, "zero each number of a Real wire, or each word of a Tokens wire, "
+            "with probability p: drop[0.1](x) (dropout, word dropout)", _drop, n_params=1,
+            random=True,
         ),
     )
 }

@@ -20,6 +20,7 @@ at trace time.
 | ``concat`` | Real, ... | | Real, joined on the last axis | |
 | ``flatten`` | Real[...] | | Real[prod] | |
 | ``sample`` | Gaussian | | Real, ``mean + exp(logvar/2) · ε`` | yes |
+| ``drop`` | Real or Tokens | ``(p,)`` | the same, each number (word) zeroed with probability p | yes |
 | ``const`` | | ``(c,)`` | any kind, constant ``c`` | |
 | ``uniform`` | | | Class, Tokens, Binary, Real | yes |
 | ``normal`` | | | Real, ``N(0, I)`` | yes |
@@ -111,6 +112,16 @@ def _sample(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
     return Value.from_data(mean + jnp.exp(0.5 * logvar) * noise, out_type)
 
 
+def _drop(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
+          out_type: WireType, batch: int | None) -> Value:
+    """Zero each number, or each word's whole distribution (no word at all), with
+    probability p; no rescaling, so a dropped word reads as nothing, not as a rarer one."""
+    (x,), (p,) = inputs, params
+    shape = (*x.array.shape[:-1], 1) if x.wire_type.kind == "Tokens" else x.array.shape
+    keep = jax.random.bernoulli(key, 1 - p, shape)
+    return Value.from_data(jnp.where(keep, x.array, 0.0), out_type)
+
+
 def _const(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
            out_type: WireType, batch: int) -> Value:
     """The constant ``c`` on every example; a class index on categorical wires."""
@@ -158,6 +169,8 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("concat", _lift(lambda *xs: jnp.concatenate(xs, axis=-1)), arity=None),
         Builtin("flatten", _lift(lambda x: x.reshape(x.shape[0], -1)), arity=1),
         Builtin("sample", _sample, arity=1, accepts=frozenset({"Gaussian"}), needs_key=True),
+        Builtin("drop", _drop, arity=1, accepts=frozenset({"Real", "Tokens"}),
+                produces=frozenset({"Real", "Tokens"}), n_params=1, needs_key=True),
         Builtin("const", _const, arity=0, produces=_ALL_KINDS, n_params=1),
         Builtin("uniform", _uniform, arity=0, needs_key=True,
                 produces=frozenset({"Class", "Tokens", "Binary", "Real"})),

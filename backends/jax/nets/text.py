@@ -143,7 +143,8 @@ def straight_through(tokens: jax.Array) -> jax.Array:
     The derivative of ``log p`` undoes that factor, so the gradient of word ``v`` at a
     position is what the reader would gain from it, as in the straight-through estimator.
     """
-    hard = jax.nn.one_hot(tokens.argmax(-1), tokens.shape[-1], dtype=tokens.dtype)
+    present = tokens.sum(-1, keepdims=True) > 0  # a dropped word (drop[p]) stays no word
+    hard = jax.nn.one_hot(tokens.argmax(-1), tokens.shape[-1], dtype=tokens.dtype) * present
     log = jnp.log(jnp.maximum(tokens, _TINY))
     return hard + log - jax.lax.stop_gradient(log)
 

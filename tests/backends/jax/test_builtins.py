@@ -90,6 +90,35 @@ def test_sample_gradient_reaches_mean_and_logvar() -> None:
     assert np.all(np.abs(d_logvar) > 0)
 
 
+def test_drop_zeroes_numbers_with_probability_p_and_keeps_the_rest() -> None:
+    x = real(np.random.default_rng(0).uniform(1, 2, (64, 100)).astype(np.float32))
+    out = run("drop", (x,), x.wire_type, (0.3,), KEY).array
+    dropped = out == 0
+    assert abs(float(dropped.mean()) - 0.3) < 0.02
+    np.testing.assert_array_equal(out[~dropped], x.array[~dropped])
+    np.testing.assert_array_equal(run("drop", (x,), x.wire_type, (0.0,), KEY).array, x.array)
+
+
+def test_drop_on_tokens_removes_whole_words() -> None:
+    words = WireType("Tokens", (7, 40))
+    ids = jax.random.randint(KEY, (500, 40), 0, 7)
+    out = run("drop", (Value.from_data(ids, words),), words, (0.25,), jax.random.key(1)).array
+    present = out.sum(axis=-1)  # 1 for a kept word (one-hot), 0 for a dropped one
+    assert set(np.unique(present).tolist()) == {0.0, 1.0}
+    assert abs(float(1 - present.mean()) - 0.25) < 0.02
+    kept = present == 1
+    np.testing.assert_array_equal(np.argmax(out, -1)[kept], np.asarray(ids)[kept])
+
+
+def test_drop_passes_gradient_to_what_it_keeps() -> None:
+    def total(x: jax.Array) -> jax.Array:
+        return run("drop", (real(x),), REAL3, (0.5,), KEY).array.sum()
+
+    kept = run("drop", (real(B),), REAL3, (0.5,), KEY).array != 0  # B has no zeros
+    assert 0 < kept.sum() < kept.size
+    np.testing.assert_array_equal(jax.grad(total)(jnp.asarray(B)), kept.astype(np.float32))
+
+
 def test_uniform_classes_are_one_hot_with_even_counts() -> None:
     out = np.asarray(run("uniform", (), WireType("Class", (4,)), key=KEY, batch=8000).array)
     assert set(np.unique(out)) == {0.0, 1.0}
@@ -154,7 +183,8 @@ def test_builtins_run_under_jit_with_a_threaded_key() -> None:
 
 
 def test_which_builtins_need_a_key_or_a_batch() -> None:
-    assert {n for n, b in BUILTINS.items() if b.needs_key} == {"sample", "uniform", "normal"}
+    assert {n for n, b in BUILTINS.items() if b.needs_key} == {"sample", "drop", "uniform",
+                                                                 "normal"}
     assert {n for n, b in BUILTINS.items() if b.is_source} == {"const", "uniform", "normal"}
 
 

@@ -36,6 +36,17 @@ def test_a_hard_reader_reads_the_most_probable_words(cell: str) -> None:
     assert float(jnp.abs(plain(soft)[0] - plain(hard)[0]).max()) > 1e-4
 
 
+def test_a_hard_reader_reads_a_dropped_word_as_no_word() -> None:
+    # drop[p] zeroes a word's distribution.  On one-hot words a hard reader reads what
+    # a soft one does, so it must read the zeroed word as the soft one does (as nothing),
+    # not as word 0, the argmax of a row of zeros.
+    soft, hard = (build("text_encoder", (SENTENCE,), (LABEL,), {**TINY_TEXT, "hard": h},
+                        nnx.Rngs(0)) for h in (False, True))
+    ids = jnp.arange(3 * SENTENCE.value_shape[0]).reshape(3, -1) % VOCAB + 1
+    dropped = jax.nn.one_hot(ids, VOCAB).at[:, 1].set(0.0)
+    assert jnp.allclose(hard(dropped)[0], soft(dropped)[0], atol=1e-6)
+
+
 def test_the_straight_through_gradient_reaches_words_not_yet_proposed() -> None:
     net = build("text_encoder", (SENTENCE,), (LABEL,), {**TINY_TEXT, "hard": True}, nnx.Rngs(0))
     ids = jnp.arange(3 * SENTENCE.value_shape[0]).reshape(3, -1) % VOCAB
