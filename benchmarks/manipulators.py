@@ -28,9 +28,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from taskdsl.backends.jax.demo import TASK
-from taskdsl.backends.jax.evaluate import evaluate
-from taskdsl.backends.jax.train import CONFIG, train
+from taskdsl.backends.jax.evaluation.demo import TASK
+from taskdsl.backends.jax.evaluation.evaluate import evaluate
+from taskdsl.backends.jax.training.train import CONFIG, train
 from taskdsl.loader import load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ import numpy as np
 
 import taskdsl
 from taskdsl.backends.jax import data
-from taskdsl.backends.jax.train import RunResult, train
+from taskdsl.backends.jax.training.train import RunResult, train
 
 TASK = """\
 import classification from stdlib

@@ -31,11 +31,12 @@ import jax
 import numpy as np
 
 import taskdsl
-from taskdsl.backends.jax import data, pictures
-from taskdsl.backends.jax import feed as feeding
-from taskdsl.backends.jax.lower import Lowered, lower
-from taskdsl.backends.jax.settings import resolve
-from taskdsl.backends.jax.train import RunResult, train
+from taskdsl.backends.jax import data
+from taskdsl.backends.jax.evaluation import pictures
+from taskdsl.backends.jax.lowering.lower import Lowered, lower
+from taskdsl.backends.jax.training import feed as feeding
+from taskdsl.backends.jax.training.settings import resolve
+from taskdsl.backends.jax.training.train import RunResult, train
 from taskdsl.ir import Call, Program
 
 ROOT = Path(__file__).resolve().parent.parent

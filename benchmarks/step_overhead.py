@@ -36,7 +36,7 @@ from flax import nnx
 from rich.progress import track
 
 import taskdsl
-from taskdsl.backends.jax.lower import Lowered, lower, make_train_step
+from taskdsl.backends.jax.lowering.lower import Lowered, lower, make_train_step
 from taskdsl.backends.jax.nets import build
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "mnist_manipulator.task"

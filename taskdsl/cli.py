@@ -17,9 +17,9 @@ COMMANDS = (
     "taskdsl.commands.explain",
     "taskdsl.commands.fmt",
     "taskdsl.commands.render",
-    "taskdsl.backends.jax.cli",
-    "taskdsl.backends.jax.compile_cli",
-    "taskdsl.backends.jax.eval_cli",
+    "taskdsl.backends.jax.commands.train",
+    "taskdsl.backends.jax.commands.compile",
+    "taskdsl.backends.jax.commands.evaluate",
 )
 
 

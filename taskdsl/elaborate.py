@@ -109,6 +109,7 @@ class ModuleElaborator(TemplateSource):
             objectives=frozen(scope.objectives),
             impls=frozen(self.impls),
             trainings=frozen(self.trainings),
+            impl_spans=frozen(self.impl_spans),
         )
 
     def _declare(self, scope: Scope, name: str, span: Span) -> bool:
@@ -554,6 +555,7 @@ class ModuleElaborator(TemplateSource):
                              help=suggest(node.name, [*scope.objectives, *scope.tasks]))
             return
         data: dict[str, Any] = {}
+        data_spans: dict[str, Span] = {}
         settings: dict[str, Any] = {}
         setting_spans: dict[str, Span] = {}
         for item in node.items:
@@ -567,6 +569,7 @@ class ModuleElaborator(TemplateSource):
                                          if sources else None))
                     continue
                 data[item.name] = to_python(item.value)
+                data_spans.setdefault(item.name, item.span)
             else:
                 if item.key in settings:
                     self.diags.error("duplicate", item.span, name=item.key,
@@ -574,7 +577,9 @@ class ModuleElaborator(TemplateSource):
                 settings[item.key] = to_python(item.value)
                 setting_spans.setdefault(item.key, item.span)
         self.trainings[node.name] = TrainSpec(node.name, MappingProxyType(data),
-                                              MappingProxyType(settings), node.span)
+                                              MappingProxyType(settings), node.span,
+                                              MappingProxyType(data_spans),
+                                              MappingProxyType(setting_spans))
 
 
 class _UseBindings:

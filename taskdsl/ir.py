@@ -19,8 +19,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from taskdsl.source import Span
-from taskdsl.syntax import NOWHERE
+from taskdsl.source import NOWHERE, Span
 from taskdsl.types import Signature, WireType
 
 
@@ -196,6 +195,9 @@ class TrainSpec:
     data: Mapping[str, Any]
     settings: Mapping[str, Any]
     span: Span = field(default=NOWHERE, compare=False, repr=False)
+    # Where each data binding (by source name) and each setting (by key) was written.
+    data_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    setting_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,8 @@ class Program:
     objectives: Mapping[str, Objective]
     impls: Mapping[str, Any]
     trainings: Mapping[str, TrainSpec]
+    # Where each `impl` line (by the name it implements) was written.
+    impl_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
 
     def objective(self, name: str | None = None) -> Objective:
         """An objective by name, a task as a one-term objective, or the file's last objective."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from taskdsl import syntax as ast
 from taskdsl.diagnostics import Diagnostic, Diagnostics, TaskError
-from taskdsl.elaborate import ModuleElaborator
+from taskdsl.elaborate import ModuleElaborator, to_python
 from taskdsl.ir import Program
-from taskdsl.parser import parse
+from taskdsl.parser import parse, parse_value
 from taskdsl.scope import Scope
 from taskdsl.source import Source
 
@@ -158,3 +159,13 @@ def load(path: str | Path) -> Program:
     if not result.ok:
         raise TaskError([d for d in result.diagnostics if d.severity == "error"], result.sources)
     return result.program
+
+
+def config_value(text: str, origin: str = "--set") -> Any:
+    """A configuration value written as text (``--set KEY=VALUE``), as the IR holds one
+    written in a file: the grammar's own ``value`` rule reads it, so the two agree.
+
+    Raises :class:`taskdsl.parser.SyntaxErrors` (with located diagnostics) when the text
+    is not a value.
+    """
+    return to_python(parse_value(text, origin))

@@ -93,6 +93,7 @@ def _lark() -> Lark:
         parser="lalr",
         postlex=TaskIndenter(),
         maybe_placeholders=False,
+        start=["start", "config_value"],
         cache=_grammar_cache(),
     )
 
@@ -154,6 +155,32 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def parse_value(text: str, origin: str = "<value>") -> ast.Value:
+    """One configuration value, as an ``impl`` line or a ``train`` setting would hold it.
+
+    ``--set`` values go through here, so a value is valid on the command line
+    exactly when it is valid in a file.  A syntax error raises
+    :class:`SyntaxErrors`, located in ``origin`` at line 1.
+    """
+    sink = Diagnostics()
+    one_line = text.strip()
+    if "\n" in one_line or "#" in one_line:
+        sink.error("syntax", Span(origin, 1, 1, 1, max(2, len(one_line) + 1)),
+                   message="a value is one line with no comment", expected="a value",
+                   found=repr(text), help=None)
+        raise SyntaxErrors(sink)
+    try:
+        tree = _lark().parse(one_line, start="config_value")
+        value = _ToAst(origin).build(tree, one_line)
+    except UnexpectedInput as error:
+        _report(error, one_line + "\n", origin, sink)
+    except (LarkError, _TooDeep) as error:
+        sink.error("syntax", Span(origin, 1, 1, 1, 2), message=str(error).splitlines()[0])
+    if sink.errors:
+        raise SyntaxErrors(sink)
+    return value
 
 
 class SyntaxErrors(Exception):
@@ -489,6 +516,9 @@ class _ToAst:
     # -- small pieces
     def start(self, meta, children):
         return _nodes(children)
+
+    def config_value(self, meta, children):
+        return self._value(_nodes(children)[0])
 
     def number(self, meta, children):
         return _number(children[0].value)

@@ -19,6 +19,10 @@ class Span:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+NOWHERE = Span("<generated>", 0, 0, 0, 0)
+"""The span of what no user wrote (a default, a generated box)."""
+
+
 @dataclass(frozen=True)
 class Source:
     """A file's name and text, kept so that diagnostics can quote the line."""

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from taskdsl.source import Span
-
-NOWHERE = Span("<generated>", 0, 0, 0, 0)
+from taskdsl.source import NOWHERE, Span
 
 
 def _span() -> Span:

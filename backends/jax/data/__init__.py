@@ -10,12 +10,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from taskdsl.backends.jax.data import messages
-from taskdsl.backends.jax.data.base import DataError, Dataset
-from taskdsl.backends.jax.data.digits import load_digits
-from taskdsl.backends.jax.data.mnist import load_mnist, parse_idx, read_idx
-from taskdsl.backends.jax.data.sentiment import Tokenizer, load_sentiment
-from taskdsl.backends.jax.data.sprites import (
+from . import messages
+from .base import DataError, Dataset
+from .digits import load_digits
+from .mnist import load_mnist, parse_idx, read_idx
+from .sentiment import Tokenizer, load_sentiment
+from .sprites import (
     ATTRIBUTES,
     counterfactual,
     edit_attributes,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from taskdsl.backends.jax.data import messages
+from . import messages
 
 SPLITS = ("train", "test")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from taskdsl.backends.jax.data import messages
-from taskdsl.backends.jax.data.base import DataError, Dataset, split_indices
+from . import messages
+from .base import DataError, Dataset, split_indices
 
 TEST_PERCENT = 20
 

@@ -12,8 +12,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from taskdsl.backends.jax.data import messages
-from taskdsl.backends.jax.data.base import DataError
+from . import messages
+from .base import DataError
 
 ENV_VAR = "TASKDSL_DATA"
 _GZIP_MAGIC = b"\x1f\x8b"

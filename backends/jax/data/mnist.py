@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from taskdsl.backends.jax.data import messages
-from taskdsl.backends.jax.data.base import SPLITS, DataError, Dataset, check_choice, check_int
-from taskdsl.backends.jax.data.locate import find_file, read_bytes
+from . import messages
+from .base import SPLITS, DataError, Dataset, check_choice, check_int
+from .locate import find_file, read_bytes
 
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),

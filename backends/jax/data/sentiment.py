@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from taskdsl.backends.jax.data import messages
-from taskdsl.backends.jax.data.base import (
+from . import messages
+from .base import (
     SPLITS,
     DataError,
     Dataset,
@@ -26,7 +26,7 @@ from taskdsl.backends.jax.data.base import (
     check_int,
     split_indices,
 )
-from taskdsl.backends.jax.data.locate import find_file, read_bytes
+from .locate import find_file, read_bytes
 
 DOMAINS = {
     "movies": "movieReviewSnippets_GroundTruth.txt",

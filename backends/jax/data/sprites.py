@@ -21,8 +21,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from taskdsl.backends.jax.data import messages
-from taskdsl.backends.jax.data.base import (
+from . import messages
+from .base import (
     SPLITS,
     DataError,
     Dataset,

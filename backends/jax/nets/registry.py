@@ -48,7 +48,7 @@ def build(name: str, inputs: Sequence[WireType], outputs: Sequence[WireType],
 
     The module's ``__call__(*xs)`` takes one batch per input wire and returns a
     tuple with one batch per output wire, in the wire conventions of
-    ``backends/jax/values.py`` (logits for categorical outputs).
+    ``backends/jax/lowering/values.py`` (logits for categorical outputs).
     """
     inputs, outputs = tuple(inputs), tuple(outputs)
     name = name.removeprefix("nets.")

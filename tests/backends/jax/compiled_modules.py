@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from taskdsl.backends.jax.lower import Lowered
+from taskdsl.backends.jax.lowering.lower import Lowered
 
 
 def module_of(source: str, path: Path) -> ModuleType:

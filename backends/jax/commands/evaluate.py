@@ -1,0 +1,118 @@
+"""``taskdsl eval``, ``taskdsl manipulate`` and ``taskdsl demo``: judging and using manipulators.
+
+    taskdsl eval RUN_DIR [--judge RUN_DIR] [--split test] [-n 1000]
+    taskdsl manipulate RUN_DIR --input FILE --to CLASS [-o OUT] [--strength 1.0]
+    taskdsl demo [--out demo_out] [--fast]
+
+JAX is imported only when a command runs, so registering these costs the other
+commands nothing.  Anything the user can fix (a missing run, an unknown class,
+an image of the wrong size, a broken data binding) is one message on stderr and
+exit status 1 (a diverged training run keeps its own code, 3), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    judge = subparsers.add_parser(
+        "eval", help="judge a trained manipulator with an independent classifier",
+        description="Judge the manipulator in RUN_DIR on held-out data; writes RUN_DIR/eval.json "
+                    "and pictures. See docs/manipulators.md.")
+    judge.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `taskdsl train`")
+    judge.add_argument("--judge", metavar="RUN_DIR",
+                       help="a classifier run to judge with (default: train one into "
+                            "RUN_DIR/judge/, or reuse the one there)")
+    judge.add_argument("--split", default="test", choices=("train", "test"),
+                       help="the data split to judge on (default: test)")
+    judge.add_argument("-n", type=int, default=1000, metavar="N",
+                       help="how many examples (default: 1000)")
+    judge.add_argument("--quiet", action="store_true", help="no progress bar for the judge")
+    judge.set_defaults(handler=run_eval)
+
+    edit = subparsers.add_parser(
+        "manipulate", help="edit images or sentences with a trained manipulator",
+        description="Apply the manipulator in RUN_DIR to FILE: a .png, a .npz with an `images` "
+                    "array, or a text file with one sentence a line.")
+    edit.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `taskdsl train`")
+    edit.add_argument("--input", required=True, metavar="FILE", help="what to edit")
+    toward = edit.add_mutually_exclusive_group(required=True)
+    toward.add_argument("--to", metavar="CLASS",
+                        help="the class to give it, by name (e.g. blue) or number")
+    toward.add_argument("--like", metavar="FILE",
+                        help="give it the class the classifier reads on FILE (one input for "
+                             "all, or one per input): put(x, get(x'))")
+    edit.add_argument("-o", "--out", metavar="OUT",
+                      help="where to write the edits (default: FILE_to_CLASS or FILE_like_LIKE "
+                           "beside FILE)")
+    edit.add_argument("--strength", type=float, default=1.0, metavar="S",
+                      help="how far to edit, from 0 (what the classifier reads) to 1 (the "
+                           "asked-for class)")
+    edit.set_defaults(handler=run_manipulate)
+
+    demo = subparsers.add_parser(
+        "demo", help="train and judge a sprite-colour manipulator, end to end",
+        description="Train a classifier and a manipulator on the built-in sprites, judge it, and "
+                    "write the objective's diagram, grid.png and eval.json to --out.")
+    demo.add_argument("--out", default="demo_out", metavar="DIR",
+                      help="the output folder (default: demo_out)")
+    demo.add_argument("--fast", action="store_true", help="a tiny budget, for tests")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(handler=run_demo)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    def body() -> int:
+        from ..evaluation.evaluate import evaluate, table
+
+        result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet)
+        print(table(result))
+        return 0
+
+    return _guarded(body)
+
+
+def run_manipulate(args: argparse.Namespace) -> int:
+    def body() -> int:
+        from ..evaluation.manipulate import manipulate
+
+        written = manipulate(args.run_dir, args.input, args.to, args.out, args.strength, args.like)
+        print(f"wrote {written}")
+        return 0
+
+    return _guarded(body)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    def body() -> int:
+        from ..evaluation.demo import demo
+
+        demo(args.out, fast=args.fast, progress=not args.quiet)
+        return 0
+
+    return _guarded(body)
+
+
+def _guarded(body: Callable[[], int]) -> int:
+    """Run a command; a problem the user can fix becomes a message and its exit status."""
+    from taskdsl import TaskError
+
+    from ..data import DataError
+    from ..evaluation.errors import EvalError
+    from ..lowering.lower import LowerError
+    from ..nets import NetError
+    from ..training.errors import TrainError
+
+    try:
+        return body()
+    except TaskError as error:
+        print(error, file=sys.stderr)
+    except TrainError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except (EvalError, LowerError, NetError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+    return 1

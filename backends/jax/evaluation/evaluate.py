@@ -1,0 +1,440 @@
+"""Judging a manipulator by what it does (DESIGN §9), with a classifier it never trained against.
+
+The figures, on held-out examples ``x`` with true attribute ``y``, and targets
+``a`` drawn uniformly among the classes other than ``y``:
+
+``attribute_success``
+    share of edits ``put(x, a)`` that the independent judge labels ``a``;
+``training_classifier_success``
+    the same share as the manipulator's own ``get`` sees it.  High here but low
+    for the judge means the edits are adversarial noise against ``get``;
+``getput_mse``
+    mean squared error of ``put(x, get(x))`` against ``x``;
+``undo_mse``
+    mean squared error of ``put(put(x, a), get(x))`` against ``x``;
+``counterfactual_mse`` (sprites)
+    mean squared error of ``put(x, a)`` against the true counterfactual, the same
+    sprite re-drawn with attribute ``a`` (``reference`` gives the same error for
+    the unedited input, the score of doing nothing);
+``kept_attributes`` (whenever the judge reads other attributes, e.g. sprites)
+    share of (edit, other attribute) pairs for which the judge reads the same
+    class on the edit as on the input;
+``bleu`` (sentences)
+    corpus BLEU (0..100, sacrebleu, on the words as the tokenizer splits them)
+    of the edits against their inputs: how much of each sentence survives
+    (``reference`` gives the attribute success of not editing at all: the
+    share of inputs the judge already reads as the asked-for class).
+
+``get(x)`` is fed to ``put`` as the distribution ``get`` outputs, as in training.
+An edited sentence is the most probable word at each position: the judge, the
+manipulator's ``get`` and the undo edit read that sentence (as one-hot tokens),
+not the editor's word distribution, and ``edits.txt`` shows a few of them.
+
+The judge is one multi-head classifier (one softmax head per categorical field
+of the data set: on sprites shape, colour, scale, xpos and ypos) trained by the
+normal ``train`` path on the training split, with another architecture and seed
+than the manipulator's ``get``.  One net for all attributes costs one training
+run instead of five; its accuracy on unedited inputs is reported per attribute
+(``judge_accuracy``), and "kept" compares the judge with itself (before and
+after the edit), so an attribute it reads wrongly but consistently still counts
+as kept.  Without ``--judge RUN_DIR`` one is trained and cached in
+``RUN_DIR/judge/`` (its task file beside it, ``RUN_DIR/judge.task``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from sacrebleu.metrics import BLEU
+
+from taskdsl.ir import Call
+from taskdsl.loader import load
+from taskdsl.types import WireType
+
+from ..data import ATTRIBUTES, Dataset, Tokenizer, counterfactual
+from ..training.runs import Run, load_run
+from ..training.settings import show
+from ..training.train import CONFIG, train
+from . import errors, pictures
+from .manipulate import Manipulator, find_manipulator
+
+EVAL_FILE = "eval.json"
+GRID_FILE = "grid.png"
+INTERPOLATION_FILE = "interpolation.png"
+EDITS_FILE = "edits.txt"
+EDIT_ROWS = 12
+"""Sentences shown in ``edits.txt``."""
+JUDGE_FOLDER = "judge"
+JUDGE_TASK = "judge.task"
+JUDGE_STEPS = 1500
+GRID_ROWS = 6
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+ADVERSARIAL_GAP = 0.3
+"""Warn when the manipulator's own classifier is this much more convinced than the judge."""
+WEAK_JUDGE = 0.9
+"""Warn when the judge reads an attribute of unedited inputs right less often than this."""
+
+# Judges for image states, in order of preference: the first whose net differs from get's.
+IMAGE_JUDGES = (Call("nets.conv_encoder", (), {"width": 16}), Call("nets.cnn", (), {"width": 24}),
+                Call("nets.mlp", (), {"width": 256, "depth": 2}))
+TEXT_JUDGES = (Call("nets.text_encoder", (), {"embed": 32, "width": 64}),
+               Call("nets.text_encoder", (), {"embed": 32, "width": 64, "cell": "transformer"}),
+               Call("nets.mlp", (), {"width": 128, "depth": 1}))
+# A text reader's cell (a GRU, or attention) makes it another architecture, as a net name does.
+TEXT_CELLS = {"nets.text_encoder": "gru"}
+
+Judge = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""States to the class index the judge reads for each data field it knows."""
+
+
+class Editor(Protocol):
+    """What the figures need of a manipulator (tests pass hand-made ones to pin the metrics)."""
+
+    @property
+    def classes(self) -> int: ...
+
+    def read(self, states: np.ndarray) -> np.ndarray: ...
+
+    def put_distribution(self, states: np.ndarray, asked: np.ndarray) -> np.ndarray: ...
+
+
+# -- the figures ---------------------------------------------------------------------
+
+
+def targets_for(labels: np.ndarray, classes: int, seed: int = 0) -> np.ndarray:
+    """For each true label, a class drawn uniformly among the other ``classes - 1``."""
+    shift = np.random.default_rng(seed).integers(1, classes, size=len(labels))
+    return (labels + shift) % classes
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.square(a.astype(np.float32) - b.astype(np.float32))))
+
+
+def _share(hits: np.ndarray) -> float:
+    return float(np.mean(hits))
+
+
+def is_text(states: np.ndarray) -> bool:
+    """Token ids (sentences) rather than real arrays (images)."""
+    return bool(np.issubdtype(states.dtype, np.integer))
+
+
+def one_hot(ids: np.ndarray, vocabulary: int) -> np.ndarray:
+    return np.eye(vocabulary, dtype=np.float32)[ids]
+
+
+def sentences(ids: np.ndarray, tokenizer: object = None) -> list[str]:
+    """Token ids (N, L) as sentences: the tokenizer's words (up to ``<eos>``) when there is
+    one, else the ids themselves with the padding (id 0) left out."""
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer.decode(ids)
+    return [" ".join(str(i) for i in row if i != 0) for row in np.asarray(ids).tolist()]
+
+
+def bleu(edits: list[str], inputs: list[str]) -> float:
+    """Corpus BLEU (0..100) of the edited sentences against their inputs, one reference each.
+
+    The sentences are compared as given, split at spaces (``tokenize="none"``): they are
+    already the words the model reads.
+    """
+    score = BLEU(tokenize="none", force=True).corpus_score(edits, [inputs]).score
+    return min(float(score), 100.0)  # sacrebleu's exact match can round to 100.00000000000004
+
+
+def figures(editor: Editor, judge: Judge, dataset: Dataset, state_field: str,
+            attribute_field: str, seed: int = 0) -> dict[str, Any]:
+    """The figures of the module docstring, the references, and the judge's own accuracy."""
+    states, labels = dataset.fields[state_field], dataset.fields[attribute_field]
+    targets = targets_for(labels, editor.classes, seed)
+    edits = editor.put_distribution(states, np.eye(editor.classes, dtype=np.float32)[targets])
+    text: dict[str, float] = {}
+    if is_text(states):  # token ids: compare as the one-hot wire values; edits are sentences
+        tokenizer = dataset.extras.get("tokenizer")
+        words = edits.argmax(-1)
+        text["bleu"] = bleu(sentences(words, tokenizer), sentences(states, tokenizer))
+        states, edits = one_hot(states, edits.shape[-1]), one_hot(words, edits.shape[-1])
+    read = editor.read(states)
+    before, after = judge(states), judge(edits)
+    results: dict[str, Any] = {
+        "attribute_success": _share(after[attribute_field] == targets),
+        "training_classifier_success": _share(editor.read(edits).argmax(-1) == targets),
+        "getput_mse": _mse(editor.put_distribution(states, read), states),
+        "undo_mse": _mse(editor.put_distribution(edits, read), states),
+    }
+    reference: dict[str, float] = {}
+    if dataset.name == "sprites" and attribute_field in ATTRIBUTES:
+        truth = counterfactual(dataset, attribute_field, targets)
+        results["counterfactual_mse"] = _mse(edits, truth)
+        reference["identity_counterfactual_mse"] = _mse(states, truth)
+    if text:  # what the judge's errors alone give an editor that changes nothing
+        reference["identity_attribute_success"] = _share(before[attribute_field] == targets)
+    others = [f for f in after if f != attribute_field]
+    kept = {f: _share(after[f] == before[f]) for f in others}
+    if kept:
+        results["kept_attributes"] = float(np.mean(list(kept.values())))
+    results.update(text)
+    return {
+        "figures": results,
+        "kept_by_attribute": kept,
+        "reference": reference,
+        "judge_accuracy": {f: _share(before[f] == dataset.fields[f]) for f in before},
+    }
+
+
+def warnings_for(report: Mapping[str, Any]) -> list[str]:
+    """The warnings a report deserves: adversarial edits, a judge too weak to trust."""
+    found = report["figures"]
+    warnings = []
+    training, judged = found["training_classifier_success"], found["attribute_success"]
+    if training >= 0.5 and training - judged >= ADVERSARIAL_GAP:
+        warnings.append(errors.adversarial(training, judged))
+    warnings += [errors.weak_judge(f, a) for f, a in report["judge_accuracy"].items()
+                 if a < WEAK_JUDGE]
+    return warnings
+
+
+# -- the judge -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainedJudge:
+    """A classifier run used as a judge: ``learner``'s outputs read the data ``fields``."""
+
+    run: Run
+    learner: str
+    fields: tuple[str, ...]
+
+    def __call__(self, states: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = self.run.call(self.learner, states)
+        return {f: o.argmax(-1) for f, o in zip(self.fields, outputs, strict=True)}
+
+
+def find_judge(run: Run, state: WireType, field: str) -> TrainedJudge:
+    """The learner of ``run`` that classifies ``state``s into classes including ``field``.
+
+    Each of its outputs reads the field of the first output of its training data
+    source with the same type (not yet taken), after the state itself.
+    """
+    for learner in run.lowered.learner_names:
+        signature = run.signature(learner)
+        if signature.inputs != (state,) or any(t.kind != "Class" for t in signature.outputs):
+            continue
+        for source in run.data_sources():
+            outputs = list(run.signature(source).outputs)
+            if state not in outputs:
+                continue
+            names = run.labelled(source, "test", 1).fields
+            free = [i for i in range(len(outputs)) if i != outputs.index(state)]
+            fields = []
+            for wanted in signature.outputs:
+                match = next((i for i in free if outputs[i] == wanted), None)
+                if match is None:
+                    break
+                free.remove(match)
+                fields.append(names[match])
+            if len(fields) == len(signature.outputs) and field in fields:
+                return TrainedJudge(run, learner, tuple(fields))
+    raise errors.not_a_judge(run.directory, str(state), field)
+
+
+def judged_fields(dataset: Dataset, attribute_field: str) -> list[str]:
+    """The attribute first, then every other categorical field with one label per example."""
+    others = [f for f in dataset.classes if f != attribute_field and dataset.fields[f].ndim == 1]
+    return [attribute_field, *others]
+
+
+def architecture(net: object) -> tuple[str, str]:
+    """What tells a judge's net from ``get``'s: its name, and for a text reader its cell."""
+    name = getattr(net, "name", "")
+    name = name if name.startswith("nets.") or not name else f"nets.{name}"
+    kwargs = getattr(net, "kwargs", {})
+    return name, str(kwargs.get("cell", TEXT_CELLS.get(name, "")))
+
+
+def judge_task(manipulator: Manipulator, steps: int) -> str:
+    """The .task text of the judge for ``manipulator``: see the module docstring."""
+    sample = manipulator.sample.dataset
+    state_field, attribute_field = manipulator.fields
+    fields = judged_fields(sample, attribute_field)
+    types = ", ".join(f"Class[{sample.classes[f]}]" for f in fields)
+    names = ", ".join(f"y{i}" for i in range(len(fields)))
+    binding = manipulator.run.settings.data.get(manipulator.source)
+    options = dict(binding.kwargs) if isinstance(binding, Call) else {}
+    options.update(split="train", fields=(state_field, *fields))
+    dataset = binding.name if isinstance(binding, Call) else f"datasets.{manipulator.source}"
+    get_net = architecture(manipulator.run.lowered.impls.get(manipulator.get))
+    candidates = IMAGE_JUDGES if manipulator.is_image else TEXT_JUDGES
+    net = next(c for c in candidates if architecture(c) != get_net)
+    seed = manipulator.run.settings.seed + 1
+    return f"""\
+# The independent judge of the manipulator in {manipulator.run.directory}: one classifier
+# with a head per attribute, trained on the training split with another architecture and
+# seed than the manipulator's `{manipulator.get}`. Written by `taskdsl eval`.
+type State = {manipulator.state.structural()}
+
+data    labelled : -> State, {types}
+learner judge    : State -> {types}
+
+task classify:
+    x, {names} <- labelled
+    judge(x) = {names}
+
+impl judge = {show(net)}
+
+train classify:
+    data labelled = {show(Call(dataset, (), options))}
+    batch 64
+    steps {steps}
+    optimizer adam(lr = 2e-3)
+    seed {seed}
+"""
+
+
+def cached_judge(manipulator: Manipulator, steps: int = JUDGE_STEPS,
+                 progress: bool = True) -> TrainedJudge:
+    """The judge in ``RUN_DIR/judge/``, trained there first if it is not (or only partly)."""
+    directory = manipulator.run.directory / JUDGE_FOLDER
+    started = (directory / CONFIG).is_file()
+    run = _finished(directory, steps) if started else None
+    if run is None:
+        path = manipulator.run.directory / JUDGE_TASK
+        path.write_text(judge_task(manipulator, steps), encoding="utf-8")
+        train(load(path), "classify", (), directory, resume=started, progress=progress)
+        run = load_run(directory)
+    return find_judge(run, manipulator.state, manipulator.fields[1])
+
+
+def _finished(directory: Path, steps: int) -> Run | None:
+    """The judge run in ``directory`` if it has a checkpoint after at least ``steps`` steps."""
+    try:
+        run = load_run(directory)
+    except errors.EvalError:
+        return None
+    return run if run.step >= steps else None
+
+
+# -- pictures ------------------------------------------------------------------------
+
+
+def _examples(labels: np.ndarray, count: int) -> np.ndarray:
+    """Up to ``count`` example indices, one of each class first, so a grid shows variety."""
+    firsts = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+    rest = [i for i in range(len(labels)) if i not in firsts]
+    return np.array((firsts + rest)[:count])
+
+
+def draw(manipulator: Manipulator, dataset: Dataset, out: Path) -> list[Path]:
+    """``grid.png`` (each input, then its edit to every class) and, for a refined ``put``,
+    ``interpolation.png`` (each input, then edits toward the next class at each strength)."""
+    if not manipulator.is_image:
+        return []
+    state_field, attribute_field = manipulator.fields
+    rows = _examples(dataset.fields[attribute_field], GRID_ROWS)
+    states = dataset.fields[state_field][rows]
+    edits = [manipulator.edit(states, np.full(len(rows), c)) for c in range(manipulator.classes)]
+    written = [pictures.save_columns(out / GRID_FILE, [states, *edits],
+                                     ["input", *manipulator.class_names])]
+    if manipulator.refined:
+        toward = (dataset.fields[attribute_field][rows] + 1) % manipulator.classes
+        steps = [manipulator.edit(states, toward, s) for s in STRENGTHS]
+        written.append(pictures.save_columns(out / INTERPOLATION_FILE, [states, *steps],
+                                             ["input", *(f"s={s:g}" for s in STRENGTHS)]))
+    return written
+
+
+def write_edits(manipulator: Manipulator, judge: Judge, dataset: Dataset, out: Path
+                ) -> list[Path]:
+    """``edits.txt``, the text analogue of ``grid.png``: a few input sentences, each with its
+    edit to every other class, and what the judge reads on each."""
+    if manipulator.is_image:
+        return []
+    state_field, attribute_field = manipulator.fields
+    labels = dataset.fields[attribute_field]
+    rows = _examples(labels, EDIT_ROWS)
+    ids = dataset.fields[state_field][rows]
+    tokenizer = dataset.extras.get("tokenizer")
+    names = manipulator.class_names
+    vocabulary = manipulator.state.value_shape[-1]
+    read = judge(one_hot(ids, vocabulary))[attribute_field]
+    lines = [f"# Edits by `{manipulator.put}` of {manipulator.run.directory}: each input "
+             "sentence (its true class; the class the judge reads), then its edit to each "
+             "other class (the class asked for; the class the judge reads).", ""]
+    edits = {c: manipulator.edit(ids, np.full(len(rows), c)).argmax(-1)
+             for c in range(manipulator.classes)}
+    judged = {c: judge(one_hot(e, vocabulary))[attribute_field] for c, e in edits.items()}
+    width = max(len(f"to {n} ") for n in names) + len("(judge: ) ") + max(map(len, names))
+    for i, (sentence, label) in enumerate(zip(sentences(ids, tokenizer), labels[rows],
+                                              strict=True)):
+        head = f"{names[label]} (judge: {names[read[i]]})"
+        lines.append(f"{head:<{width}}  {sentence}")
+        for c in range(manipulator.classes):
+            if c != label:
+                edit = sentences(edits[c][i:i + 1], tokenizer)[0]
+                head = f"to {names[c]} (judge: {names[judged[c][i]]})"
+                lines.append(f"{head:<{width}}  {edit}")
+        lines.append("")
+    path = out / EDITS_FILE
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return [path]
+
+
+# -- the whole evaluation ---------------------------------------------------------------
+
+
+def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: str = "test",
+             n: int = 1000, out: str | Path | None = None, judge_steps: int = JUDGE_STEPS,
+             progress: bool = True) -> dict[str, Any]:
+    """Judge the manipulator in ``run_dir`` on ``n`` examples of ``split``; write ``eval.json``
+    and the pictures to ``out`` (default: the run folder) and return what eval.json holds."""
+    if n < 1:
+        raise errors.bad_count(n)
+    manipulator = find_manipulator(load_run(run_dir))
+    if judge_dir is None:
+        judge = cached_judge(manipulator, judge_steps, progress)
+    elif Path(judge_dir).resolve() == manipulator.run.directory.resolve():
+        raise errors.judge_is_manipulator(Path(judge_dir))
+    else:
+        judge = find_judge(load_run(judge_dir), manipulator.state, manipulator.fields[1])
+    dataset = manipulator.labelled(split, n).dataset
+    report = figures(manipulator, judge, dataset, *manipulator.fields,
+                     seed=manipulator.run.settings.seed)
+    result = {
+        "run": str(manipulator.run.directory),
+        "judge": str(judge.run.directory),
+        "judge_net": show(judge.run.lowered.impls[judge.learner]),
+        "get": manipulator.get,
+        "put": manipulator.put,
+        "split": split,
+        "n": len(dataset),
+        "attribute": manipulator.fields[1],
+        "classes": list(manipulator.class_names),
+        **report,
+        "warnings": warnings_for(report),
+    }
+    folder = Path(out) if out is not None else manipulator.run.directory
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [*draw(manipulator, dataset, folder),
+               *write_edits(manipulator, judge, dataset, folder)]
+    result["pictures"] = [p.name for p in written]
+    (folder / EVAL_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def table(result: Mapping[str, Any]) -> str:
+    """The figures as aligned text, the references and judge accuracy after them."""
+    rows: list[tuple[str, float]] = list(result["figures"].items())
+    rows += [(f"kept {k}", v) for k, v in result["kept_by_attribute"].items()]
+    rows += list(result["reference"].items())
+    rows += [(f"judge accuracy {k}", v) for k, v in result["judge_accuracy"].items()]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{result['attribute']} edits of {result['run']} ({result['n']} {result['split']} "
+             f"examples, judged by {result['judge_net']})"]
+    lines += [f"  {name:<{width}}  {value:.4f}" for name, value in rows]
+    return "\n".join([*lines, *result["warnings"]])
+

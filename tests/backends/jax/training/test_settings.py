@@ -1,0 +1,120 @@
+"""Settings: defaults, a train block, `--set` overrides, and the errors a typo gets."""
+
+from __future__ import annotations
+
+import pytest
+
+import taskdsl
+from taskdsl.backends.jax.training.errors import USAGE, TrainError
+from taskdsl.backends.jax.training.settings import DEFAULT_OPTIMIZER, Settings, parse_value, resolve, show
+from taskdsl.ir import Call, Name, Program
+
+SOURCE = """
+type Img = Real[4]
+data pairs : -> Img, Class[3]
+learner get : Img -> Class[3]
+task classify:
+    x, y <- pairs
+    get(x) = y
+task other:
+    x, y <- pairs
+    get(x) = y
+impl get = nets.mlp(width = 8)
+train classify:
+    data pairs = datasets.sprites(n = 10)
+    batch 16
+    steps 30
+    optimizer sgd(lr = 0.1)
+"""
+
+
+def program(text: str = SOURCE) -> Program:
+    result = taskdsl.check_text(text)
+    assert result.ok, result.render()
+    return result.program
+
+
+def test_defaults_when_there_is_no_train_block() -> None:
+    settings = resolve(program(), "other")
+    assert (settings.batch, settings.steps, settings.seed) == (64, 1000, 0)
+    assert (settings.log_every, settings.checkpoint_every, settings.keep) == (50, 200, 3)
+    assert settings.optimizer == DEFAULT_OPTIMIZER
+    assert settings.data == {}
+    assert settings.impls == {"get": Call("nets.mlp", (), {"width": 8})}
+
+
+def test_the_train_block_then_overrides_later_ones_winning() -> None:
+    settings = resolve(program(), "classify", ["steps=5", "seed=7", "steps=9",
+                                               "optimizer=adam(lr = 1e-4, b1=0.8)"])
+    assert (settings.batch, settings.steps, settings.seed) == (16, 9, 7)
+    assert settings.optimizer == Call("adam", (), {"lr": 1e-4, "b1": 0.8})
+    assert settings.data == {"pairs": Call("datasets.sprites", (), {"n": 10})}
+
+
+def test_impl_and_data_overrides_replace_one_binding() -> None:
+    settings = resolve(program(), "classify", [
+        "impl.get=nets.cnn(width=4)",
+        'data.pairs=datasets.digits(split="test", fields=["image", "label"])',
+    ])
+    assert settings.impls == {"get": Call("nets.cnn", (), {"width": 4})}
+    assert settings.data == {"pairs": Call("datasets.digits", (),
+                                           {"split": "test", "fields": ("image", "label")})}
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("500", 500), ("1e-3", 1e-3), ("-2", -2), ('"train"', "train"), ("true", True),
+    ("adam", Name("adam")), ("nets.mlp", Name("nets.mlp")), ("[1, 2]", (1, 2)),
+    ("sgd(0.1, momentum = 0.9)", Call("sgd", (0.1,), {"momentum": 0.9})),
+])
+def test_values_are_read_as_a_train_block_holds_them(text: str, value: object) -> None:
+    assert parse_value(text) == value
+
+
+def test_show_spells_values_as_the_file_does() -> None:
+    value = Call("datasets.sprites", (), {"split": "test", "fields": ("image",), "flip": False})
+    assert show(value) == 'datasets.sprites(split = "test", fields = ["image"], flip = false)'
+    assert parse_value(show(value)) == value
+
+
+def test_to_json_keeps_numbers_and_spells_calls() -> None:
+    plain = Settings(impls={"get": Name("nets.cnn")}).to_json()
+    assert plain["batch"] == 64
+    assert plain["optimizer"] == "adam(lr = 0.001)"
+    assert plain["impls"] == {"get": "nets.cnn"}
+
+
+def usage_error(overrides: list[str], text: str = SOURCE) -> str:
+    with pytest.raises(TrainError) as caught:
+        resolve(program(text), "classify", overrides)
+    assert caught.value.exit_code == USAGE
+    return str(caught.value)
+
+
+def test_an_unknown_key_lists_the_valid_ones() -> None:
+    message = usage_error(["stpes=3"])
+    assert "unknown setting `stpes`" in message
+    assert "did you mean `steps`?" in message
+    for key in ("batch", "steps", "optimizer", "seed", "log_every", "checkpoint_every", "keep"):
+        assert f"`{key}`" in message
+
+
+def test_an_unknown_key_in_the_train_block_names_the_block() -> None:
+    message = usage_error([], SOURCE.replace("batch 16", "bacth 16"))
+    assert "unknown setting `bacth` in `train classify:`" in message
+    assert "did you mean `batch`?" in message
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("steps=0", "`steps` in `--set` must be a whole number >= 1, not 0"),
+    ("batch=1.5", "must be a whole number >= 1, not 1.5"),
+    ("seed=-1", "`seed` in `--set` must be a whole number >= 0"),
+    ("steps=true", "not true"),
+    ("optimizer=3", "must be an optimizer such as `adam(lr = 1e-3)`"),
+    ("steps", "has no `=`"),
+    ("steps=(1", "cannot read the value in `--set steps=(1`"),
+    ("steps=1 + 2", "`1 + 2` is not a number, string, name, call or list"),
+    ("impl.gte=nets.mlp()", "no learner `gte` (did you mean `get`?)"),
+    ("data.pair=datasets.digits()", "no data source `pair` (did you mean `pairs`?)"),
+])
+def test_bad_overrides_say_what_was_expected(override: str, expected: str) -> None:
+    assert expected in usage_error([override])
