@@ -135,9 +135,3 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "Gaussian": (),
     "Tokens": ("uniform",),
 }
-
-
-def default_divergence(t: WireType) -> str | None:
-    """The divergence an equation uses on a wire of type ``t`` when it names none."""
-    choices = DIVERGENCES.get(t.kind)
-    return choices[0] if choices else None

@@ -1,7 +1,11 @@
-"""The ``taskdsl`` command line: one subcommand per module, registered here.
+"""The ``taskdsl`` command line: the front end's subcommands and each backend's.
 
-Backend commands register their arguments without importing JAX, so
-``taskdsl check`` stays fast and works where no backend is installed.
+Every subcommand is a module with ``register(subparsers)``.  The front end's
+are listed here; a backend's come from its ``commands``, found through the
+``taskdsl.backends`` entry points (:mod:`taskdsl.backend`), so this module
+names no backend.  Commands register their arguments without importing a
+framework, so ``taskdsl check`` stays fast and works where no backend is
+installed.
 """
 
 from __future__ import annotations
@@ -10,17 +14,19 @@ import argparse
 import importlib
 import sys
 
-from taskdsl import __version__
+from taskdsl import __version__, backend
 
 COMMANDS = (
     "taskdsl.commands.check",
     "taskdsl.commands.explain",
     "taskdsl.commands.fmt",
     "taskdsl.commands.render",
-    "taskdsl.backends.jax.commands.train",
-    "taskdsl.backends.jax.commands.compile",
-    "taskdsl.backends.jax.commands.evaluate",
 )
+
+
+def command_modules() -> list[str]:
+    """The front end's command modules, then each installed backend's."""
+    return [*COMMANDS, *(name for found in backend.installed() for name in found.commands)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"taskdsl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_modules():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:

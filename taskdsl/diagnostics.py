@@ -3,7 +3,9 @@
 Every error and warning of the front end is a :class:`Diagnostic`.  Checking
 collects them in a :class:`Diagnostics` list instead of raising, so one error
 never hides the next.  The wording of each message lives in
-:mod:`taskdsl.messages`.
+:mod:`taskdsl.messages`, which depends on nothing: this module fills a
+diagnostic in from its words.  Backends report in the same type
+(see ``docs/design.md``, "Backends"), so every finding renders alike.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from taskdsl import messages
-from taskdsl.source import Source, Span
+from taskdsl.source import SET_FILE, Source, Span
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,12 @@ class Diagnostic:
     expected: str | None = None
     found: str | None = None
     help: str | None = None
+
+    @classmethod
+    def of(cls, code: str, span: Span | None, severity: str = "error", **details: object) -> Diagnostic:
+        """The diagnostic for ``code``, worded by its template in :mod:`taskdsl.messages`."""
+        words = messages.fill(code, details)
+        return cls(code, words.message, span, severity, words.expected, words.found, words.help)
 
     def render(self, sources: dict[str, Source]) -> str:
         """The diagnostic as a compiler prints it: header, quoted line, caret, notes."""
@@ -60,10 +68,10 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, code: str, span: Span | None, **details: object) -> None:
-        self.items.append(messages.diagnostic(code, span, "error", details))
+        self.items.append(Diagnostic.of(code, span, "error", **details))
 
     def warning(self, code: str, span: Span | None, **details: object) -> None:
-        self.items.append(messages.diagnostic(code, span, "warning", details))
+        self.items.append(Diagnostic.of(code, span, "warning", **details))
 
     def extend(self, others: Iterable[Diagnostic]) -> None:
         self.items.extend(others)
@@ -73,16 +81,18 @@ class Diagnostics:
         return [d for d in self.items if d.severity == "error"]
 
     def __iter__(self) -> Iterator[Diagnostic]:
-        return iter(sorted(self.items, key=_position))
+        return iter(sorted(self.items, key=position))
 
     def __len__(self) -> int:
         return len(self.items)
 
 
-def _position(d: Diagnostic) -> tuple[str, int, int]:
+def position(d: Diagnostic) -> tuple[int, str, int, int]:
+    """Where a diagnostic points, as a sort key: file, line, column; unplaced ones first,
+    those about ``--set`` overrides (:data:`~taskdsl.source.SET_FILE`) after the files."""
     if d.span is None:
-        return ("", 0, 0)
-    return (d.span.file, d.span.line, d.span.column)
+        return (0, "", 0, 0)
+    return (2 if d.span.file == SET_FILE else 1, d.span.file, d.span.line, d.span.column)
 
 
 class TaskError(Exception):

@@ -9,11 +9,16 @@ An equation's two sides are closed diagrams numbered from one equation-wide
 pool of box and wire ids: a box that appears on both sides (a draw from a
 source, or a shared ``let``) has the *same* id on both, and means the same
 sample.  Copies and discards are explicit boxes, local to each side.
+
+The IR depends only on types and spans: not on the syntax, and not on the
+renderer.  Drawing a diagram in Jupyter (``_repr_svg_``) goes through
+:data:`SVG_DRAWERS`, which :mod:`taskdsl.render` fills when it is imported
+(``import taskdsl`` imports it); see ``docs/design.md``, "The IR".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -21,6 +26,24 @@ from typing import Any
 
 from taskdsl.source import NOWHERE, Span
 from taskdsl.types import Signature, WireType
+
+SVG_DRAWERS: dict[type, Callable[[Any], str]] = {}
+"""How to draw each IR class as SVG, filled by :mod:`taskdsl.render` on import.
+
+A registry rather than an import, so that the IR names no module after it in
+the pipeline; without a drawer, ``_repr_svg_`` returns None and Jupyter shows
+the ``repr``.
+"""
+
+
+class _Drawable:
+    """Jupyter's picture of an IR value, by the drawer registered for its class."""
+
+    __slots__ = ()
+
+    def _repr_svg_(self) -> str | None:
+        draw = SVG_DRAWERS.get(type(self))
+        return draw(self) if draw is not None else None
 
 
 class BoxKind(StrEnum):
@@ -65,7 +88,7 @@ class Box:
 
 
 @dataclass(frozen=True)
-class Diagram:
+class Diagram(_Drawable):
     """An open diagram: boxes in an order where producers precede consumers."""
 
     boxes: tuple[Box, ...]
@@ -93,11 +116,6 @@ class Diagram:
         """The learners in this diagram, in first-appearance order."""
         return tuple(dict.fromkeys(b.name for b in self.boxes if b.kind is BoxKind.LEARNER))
 
-    def _repr_svg_(self) -> str:
-        from taskdsl.render import diagram_svg
-
-        return diagram_svg(self)
-
 
 @dataclass(frozen=True)
 class Draw:
@@ -109,7 +127,7 @@ class Draw:
 
 
 @dataclass(frozen=True)
-class Equation:
+class Equation(_Drawable):
     """An atomic task: ``lhs = rhs``, training ``trains`` under ``divergences``.
 
     ``divergences`` has one name per output wire; their sum compares the sides.
@@ -130,11 +148,6 @@ class Equation:
     def learners(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.lhs.learners() + self.rhs.learners()))
 
-    def _repr_svg_(self) -> str:
-        from taskdsl.render import equation_svg
-
-        return equation_svg(self)
-
 
 @dataclass(frozen=True)
 class Term:
@@ -143,7 +156,7 @@ class Term:
 
 
 @dataclass(frozen=True)
-class Objective:
+class Objective(_Drawable):
     """A compound task: a weighted sum of equations (nested objectives flattened)."""
 
     name: str
@@ -152,11 +165,6 @@ class Objective:
 
     def learners(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for t in self.terms for n in t.equation.learners()))
-
-    def _repr_svg_(self) -> str:
-        from taskdsl.render import objective_svg
-
-        return objective_svg(self)
 
 
 @dataclass(frozen=True)

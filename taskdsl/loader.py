@@ -4,22 +4,28 @@
 ``import NAME from "folder"`` reads ``folder/NAME.task`` relative to the
 importing file; ``import NAME`` reads ``NAME.task`` beside it.  Every
 top-level name of an imported file becomes visible in the importer.
+
+The entry points (:func:`check_file`, :func:`check_text`, :func:`load`) can also
+run the installed backends' checks (``backends=True``), as ``taskdsl check``
+does, so that a library user and the command line report the same findings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from taskdsl import syntax as ast
-from taskdsl.diagnostics import Diagnostic, Diagnostics, TaskError
+from taskdsl.backend import Backend, run_checks
+from taskdsl.diagnostics import Diagnostic, Diagnostics, TaskError, position
 from taskdsl.elaborate import ModuleElaborator, to_python
 from taskdsl.ir import Program
 from taskdsl.parser import parse, parse_value
 from taskdsl.scope import Scope
-from taskdsl.source import Source
+from taskdsl.source import SET_FILE, Source, set_source
 
 
 def stdlib_dir() -> Path:
@@ -32,11 +38,16 @@ def stdlib_names() -> list[str]:
 
 @dataclass
 class Result:
-    """What checking a file found: its program (even with errors) and every diagnostic."""
+    """What checking a file found: its program (even with errors) and every diagnostic.
+
+    ``unchecked`` holds a note for each group of checks that no backend could make
+    (empty unless the backends were asked to check).
+    """
 
     program: Program
     diagnostics: list[Diagnostic]
     sources: dict[str, Source]
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -123,15 +134,29 @@ def _display(path: Path) -> str:
         return str(resolved)
 
 
-def check_text(text: str, path: str = "<input>") -> Result:
-    """Parse, elaborate and check ``text``; never raises on bad input."""
+# What `backends` may be: False (none), True (the installed ones), or the backends to ask.
+Backends = bool | Iterable[Backend]
+
+
+def check_text(text: str, path: str = "<input>", *, backends: Backends = False,
+               overrides: Sequence[str] = ()) -> Result:
+    """Parse, elaborate and check ``text``; never raises on bad input.
+
+    With ``backends``, a program the front end found no error in is also checked by
+    the backends (with ``--set`` ``overrides``), and their findings merged in.
+    """
     loader = Loader()
     program, _ = loader.load_text(text, path)
-    return Result(program, list(loader.diags), loader.sources)
+    result = Result(program, list(loader.diags), loader.sources)
+    return with_backends(result, backends, overrides)
 
 
-def check_file(path: str | Path) -> Result:
-    """Read and check a file; an unreadable file is a diagnostic, not an exception."""
+def check_file(path: str | Path, *, backends: Backends = False,
+               overrides: Sequence[str] = ()) -> Result:
+    """Read and check a file; an unreadable file is a diagnostic, not an exception.
+
+    ``backends`` and ``overrides`` as for :func:`check_text`.
+    """
     shown = _display(Path(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -140,7 +165,23 @@ def check_file(path: str | Path) -> Result:
         diags.error("import-unreadable", None, path=shown, reason=_reason(error))
         empty = check_text("", shown)
         return Result(empty.program, list(diags), {})
-    return check_text(text, shown)
+    return check_text(text, shown, backends=backends, overrides=overrides)
+
+
+def with_backends(result: Result, backends: Backends = True,
+                  overrides: Sequence[str] = ()) -> Result:
+    """``result`` with the backends' findings merged in, in position order.
+
+    Only a program without front-end errors goes to the backends: a broken one
+    would only make them report what follows from the errors.  With ``overrides``,
+    the sources gain the ``--set`` pseudo-file, so a finding there quotes its override.
+    """
+    if backends is False or not result.ok:
+        return result
+    report = run_checks(result.program, overrides, None if backends is True else backends)
+    diagnostics = sorted([*result.diagnostics, *report.diagnostics], key=position)
+    sources = {**result.sources, SET_FILE: set_source(tuple(overrides))} if overrides else result.sources
+    return Result(result.program, diagnostics, sources, [*result.unchecked, *report.unchecked])
 
 
 def _reason(error: Exception) -> str:
@@ -153,15 +194,18 @@ def _reason(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
-def load(path: str | Path) -> Program:
-    """The program in ``path``; raises :class:`TaskError` with every diagnostic if it has errors."""
-    result = check_file(path)
+def load(path: str | Path, *, backends: Backends = False, overrides: Sequence[str] = ()) -> Program:
+    """The program in ``path``; raises :class:`TaskError` with every diagnostic if it has errors.
+
+    ``backends`` and ``overrides`` as for :func:`check_text`.
+    """
+    result = check_file(path, backends=backends, overrides=overrides)
     if not result.ok:
         raise TaskError([d for d in result.diagnostics if d.severity == "error"], result.sources)
     return result.program
 
 
-def config_value(text: str, origin: str = "--set") -> Any:
+def config_value(text: str, origin: str = SET_FILE) -> Any:
     """A configuration value written as text (``--set KEY=VALUE``), as the IR holds one
     written in a file: the grammar's own ``value`` rule reads it, so the two agree.
 

@@ -7,12 +7,8 @@ what each error says, and lets a wording change happen once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from taskdsl.diagnostics import Diagnostic
-    from taskdsl.source import Span
 
 
 @dataclass(frozen=True)
@@ -231,28 +227,46 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
-def diagnostic(code: str, span: Span | None, severity: str, details: dict[str, object]) -> Diagnostic:
-    """Fill in the template for ``code``; a detail left out leaves its line out."""
-    from taskdsl.diagnostics import Diagnostic
+@dataclass(frozen=True)
+class Wording:
+    """A diagnostic's words, filled in: what :class:`taskdsl.diagnostics.Diagnostic` shows."""
 
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    help: str | None = None
+
+
+def fill(code: str, details: Mapping[str, object]) -> Wording:
+    """Fill in the template for ``code``; a detail left out (or None) leaves its line out.
+
+    Returns words, not a diagnostic, so this module depends on nothing: the
+    diagnostics module imports it, never the other way round.
+    """
     template = TEMPLATES[code]
-    details = {k: v for k, v in details.items() if v is not None}
+    known = {k: v for k, v in details.items() if v is not None}
 
-    def fill(text: str | None) -> str | None:
+    def filled(text: str | None) -> str | None:
         if text is None:
             return None
         try:
-            filled = text.format(**details)
+            out = text.format(**known)
         except KeyError:
             return None
-        return filled or None
+        return out or None
 
-    return Diagnostic(
-        code=code,
-        message=fill(template.message) or code,
-        span=span,
-        severity=severity,
-        expected=fill(template.expected),
-        found=fill(template.found),
-        help=fill(template.help),
-    )
+    return Wording(filled(template.message) or code, filled(template.expected),
+                   filled(template.found), filled(template.help))
+
+
+# ---------------------------------------------------------- backends
+# What `taskdsl check` says about the checks that only a backend can make.
+BACKEND_CHECKS = "impl lines, data bindings and train settings"
+UNCHECKED = BACKEND_CHECKS + " were not checked: {reason}"
+NO_BACKEND = "no backend installed (pip install 'taskdsl[jax]')"
+BACKEND_CANNOT_RUN = "the `{name}` backend cannot run here: {reason}"
+BACKEND_BROKEN = "the `{name}` backend could not be loaded: {error}"
+# A backend's check that raised: a bug in the backend, reported like any diagnostic
+# (code "backend-crash") so that one broken backend hides no other finding.
+BACKEND_CRASH = "the `{name}` backend's check failed: {error}"
+BACKEND_CRASH_HELP = "this is a bug in the backend, not in your file; please report it"

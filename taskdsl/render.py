@@ -34,7 +34,7 @@ from typing import Literal, TypeVar
 
 import graphviz
 
-from taskdsl.ir import Box, BoxKind, Diagram, Equation, Objective, Program, Wire
+from taskdsl.ir import SVG_DRAWERS, Box, BoxKind, Diagram, Equation, Objective, Program, Wire
 
 __all__ = [
     "FORMATS", "Drawing", "RenderError", "Style", "diagram_svg", "draw_diagram",
@@ -228,6 +228,10 @@ def equation_svg(equation: Equation, style: Style | None = None) -> str:
 
 def objective_svg(objective: Objective, style: Style | None = None) -> str:
     return draw_objective(objective, style).svg()
+
+
+# Jupyter draws IR values through the IR's registry; the IR does not import this module.
+SVG_DRAWERS.update({Diagram: diagram_svg, Equation: equation_svg, Objective: objective_svg})
 
 
 def body_sizes(program: Program) -> dict[str, int]:

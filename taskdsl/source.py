@@ -22,6 +22,18 @@ class Span:
 NOWHERE = Span("<generated>", 0, 0, 0, 0)
 """The span of what no user wrote (a default, a generated box)."""
 
+SET_FILE = "--set"
+"""The file a ``--set KEY=VALUE`` override is located in: line i is the i-th override.
+
+Diagnostics about overrides point there, after those about the files
+(:func:`taskdsl.diagnostics.position`), and quote the override like a line of a file.
+"""
+
+
+def set_source(overrides: list[str] | tuple[str, ...]) -> Source:
+    """The ``--set`` overrides as the source :data:`SET_FILE` names."""
+    return Source(SET_FILE, "\n".join(overrides))
+
 
 @dataclass(frozen=True)
 class Source:

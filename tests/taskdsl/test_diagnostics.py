@@ -36,7 +36,7 @@ HEADER = re.compile(r"^(\S+):(\d+):(\d+): (error|warning)\[([a-z-]+)\]: \S.*$")
 # an output (`learner f : A ->` is a syntax error), tested below.
 UNREACHABLE = {"box-no-outputs"}
 
-# The error classes of DESIGN.md section 4, each with its golden case and code.
+# The error classes of docs/design.md §4, each with its golden case and code.
 DESIGN_CLASSES = {
     "undefined name": ("undefined_name", "undefined"),
     "wrong arity": ("arity", "arity"),

@@ -58,10 +58,23 @@ assert args.command == "check"
     assert loaded_after(body) == []
 
 
+def test_finding_the_backends_does_not_import_jax() -> None:
+    """Loading every backend object (entry points) is cheap: JAX comes only when used."""
+    body = """
+from taskdsl.backend import installed
+assert any(b.name == "jax" for b in installed())
+assert [b.missing() for b in installed()]
+"""
+    assert loaded_after(body) == []
+
+
 def test_check_and_explain_commands_do_not_import_jax() -> None:
+    """The front end's own part of `taskdsl check` (the backends' checks left out)."""
     body = f"""
 import contextlib, io
+from taskdsl import backend
 from taskdsl.cli import main
+backend.installed = lambda: []
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     assert main(["check", {str(EXAMPLE)!r}]) == 0
     assert main(["explain", {str(EXAMPLE)!r}]) == 0

@@ -32,3 +32,22 @@ def test_resources_the_code_reads_are_package_data(package: str, files: str) -> 
     shipped = setuptools["package-data"][package]
     assert all(any(fnmatch(f.name, p) for p in shipped) for f in found)
     assert Path(str(resources.files(package))).resolve() == folder.resolve()
+
+
+def test_every_package_in_the_source_is_installed() -> None:
+    """A new folder of modules must be listed in pyproject's packages, or a wheel lacks it."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"taskdsl": ROOT / "taskdsl", **{name: ROOT / folder for name, folder
+                                                 in setuptools["package-dir"].items()}}
+    found = set()
+    for package, folder in folders.items():
+        for init in folder.rglob("__init__.py"):
+            parts = init.parent.relative_to(folder).parts
+            found.add(".".join((package, *parts)))
+    assert found - set(setuptools["packages"]) == set()
+
+
+def test_the_backends_register_by_entry_point() -> None:
+    """The front end finds backends only through this group (docs/design.md §6)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["taskdsl.backends"] == {"jax": "taskdsl.backends.jax:BACKEND"}

@@ -303,6 +303,21 @@ def test_repr_svg_works_for_diagram_equation_and_objective() -> None:
         assert pic.groups("learner")
 
 
+def test_the_renderer_registers_jupyter_drawing_on_the_ir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IR names no renderer: `render` fills the IR's registry; without it, no picture."""
+    from taskdsl import ir, render
+
+    drawers = dict(ir.SVG_DRAWERS)
+    assert drawers == {ir.Diagram: render.diagram_svg, ir.Equation: render.equation_svg,
+                       ir.Objective: render.objective_svg}
+    monkeypatch.setattr(ir, "SVG_DRAWERS", {})
+    equation: Equation = PLAIN.tasks["get_put"]
+    assert equation._repr_svg_() is None  # Jupyter then shows the repr
+    monkeypatch.setattr(ir, "SVG_DRAWERS", {ir.Equation: lambda e: f"<svg>{e.name}</svg>"})
+    assert equation._repr_svg_() == "<svg>get_put</svg>"
+    assert equation.lhs._repr_svg_() is None
+
+
 # ------------------------------------------------------------ command line
 @pytest.fixture
 def task_file(tmp_path: Path) -> Path:

@@ -1,0 +1,72 @@
+"""What every part of a file's elaboration shares: its state, and declaring names.
+
+:class:`taskdsl.elaborate.ModuleElaborator` is composed of one class per idea
+(declarations, definitions, tasks and objectives, patterns, configuration),
+each in its own module and each a subclass of :class:`ElaborationState`, which
+holds the state they share and names the steps one part asks of another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from taskdsl import syntax as ast
+from taskdsl.diagnostics import Diagnostics
+from taskdsl.diagrams import TemplateSource, resolve_type
+from taskdsl.ir import Diagram, TrainSpec
+from taskdsl.scope import Scope
+from taskdsl.source import Span
+from taskdsl.types import Signature
+
+
+class ElaborationState(TemplateSource):
+    """The state of one file's elaboration, and the steps its parts call across."""
+
+    def __init__(self, path: str, diags: Diagnostics):
+        self.path = path
+        self.diags = diags
+        self.building: list[str] = []
+        self.diagrams: dict[str, Diagram] = {}  # defs and refinements, for the Program
+        self.refined_learners: dict[str, tuple[str, ...]] = {}
+        self.broken_patterns: set[str] = set()
+        self.impls: dict[str, Any] = {}
+        self.impl_spans: dict[str, Span] = {}
+        self.trainings: dict[str, TrainSpec] = {}
+        # (scope, name) of defs that failed to build: reported once, not rebuilt at each use.
+        self.failed: list[tuple[Scope, str]] = []
+
+    def _declare(self, scope: Scope, name: str, span: Span) -> bool:
+        if name in scope.first_seen or scope.defines(name):
+            first = scope.first_seen.get(name)
+            self.diags.error("duplicate", span, name=name, first=str(first) if first else "an import")
+            return False
+        scope.first_seen[name] = span
+        return True
+
+    # ------------------------------------------------ shared by the parts
+    def _signature(self, sig: ast.SigExpr, scope: Scope) -> Signature:
+        return Signature(
+            tuple(resolve_type(t, scope, self.diags) for t in sig.inputs),
+            tuple(resolve_type(t, scope, self.diags) for t in sig.outputs),
+        )
+
+    def _too_deep(self, span: Span, name: str) -> None:
+        """Report a def, task or objective built from a chain of definitions too long to
+        check (Python's stack runs out), instead of crashing."""
+        self.diags.error("syntax", span, message=f"`{name}` is nested too deeply to check",
+                         help="it is built from a chain of definitions hundreds deep; "
+                              "shorten the chain")
+
+    # Steps one part asks of another, defined by the part that owns them.
+    def _tasks_and_objectives(self, items: Sequence, scope: Scope, export: Scope,
+                              prefix: str) -> None:
+        raise NotImplementedError  # Tasks
+
+    def _use(self, node: ast.Use, scope: Scope) -> None:
+        raise NotImplementedError  # Patterns
+
+
+def of(items: Sequence, cls: type) -> list:
+    """The items of class ``cls``, in order."""
+    return [i for i in items if isinstance(i, cls)]
