@@ -13,7 +13,9 @@ formatting it again changes nothing.
 
 Comments are kept: a comment on a line of its own stays before the statement
 it preceded, at that statement's indentation (or at the end of the block it
-was indented into); a comment after code stays at the end of that line.
+was indented into); a comment after code stays at the end of that line, and the
+comments after code on consecutive lines start in one column, two spaces after
+the longest code among them.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ class _Layout:
         self.comments = comments
         self.next = 0  # the first comment not yet placed
         self.out: list[str] = []
+        self.trailing: dict[int, tuple[str, str]] = {}  # output line -> (code, its comment)
 
     def render(self, units: list[_Unit]) -> list[str]:
         before: _Unit | None = None
@@ -136,7 +139,21 @@ class _Layout:
             siblings[unit.depth] = unit
             before = unit
         self._gap(before, _Unit(0, "", _END, _END, 1, False), siblings, None)
+        self._align_trailing()
         return self.out
+
+    def _align_trailing(self) -> None:
+        """Trailing comments on consecutive lines start in one column, two spaces after the
+        longest code among them (as gofmt aligns them), so a commented block reads as a table."""
+        run: list[int] = []
+        for index in [*sorted(self.trailing), -2]:
+            if run and index != run[-1] + 1:
+                width = max(len(self.trailing[i][0]) for i in run)
+                for i in run:
+                    code, comment = self.trailing[i]
+                    self.out[i] = f"{code.ljust(width)}  {comment}"
+                run = []
+            run.append(index)
 
     @staticmethod
     def _blank_policy(before: _Unit | None, unit: _Unit, siblings: dict[int, _Unit]) -> bool | None:
@@ -183,11 +200,11 @@ class _Layout:
     def _unit(self, unit: _Unit) -> None:
         for comment in self._take(unit.last):
             self._line(unit.depth, comment.text)
-        text = unit.text
+        self._line(unit.depth, unit.text)
         if self.next < len(self.comments) and self.comments[self.next].line == unit.last:
-            text += "  " + self.comments[self.next].text
+            self.trailing[len(self.out) - 1] = (self.out[-1], self.comments[self.next].text)
+            self.out[-1] += "  " + self.comments[self.next].text
             self.next += 1
-        self._line(unit.depth, text)
 
     def _line(self, depth: int, text: str) -> None:
         self.out.append(INDENT * depth + text)

@@ -432,3 +432,25 @@ def test_a_formatter_bug_is_reported_and_nothing_written(
     assert main(["fmt", str(path)]) == 1
     assert "a bug in taskdsl fmt" in capsys.readouterr().err
     assert path.read_text() == "objective o = 2 * t\n"
+
+
+def test_comments_after_code_on_consecutive_lines_share_a_column() -> None:
+    source = textwrap.dedent("""\
+        data points : -> Real[2]  # where
+        learner f : Real[2] -> Real[2]     # what
+
+        learner g : Real[2] -> Real[2] # alone
+        """)
+    assert format_text(source) == textwrap.dedent("""\
+        data points : -> Real[2]        # where
+        learner f : Real[2] -> Real[2]  # what
+
+        learner g : Real[2] -> Real[2]  # alone
+        """)
+
+
+@pytest.mark.parametrize("path", sorted([*ROOT.glob("examples/*.task"), *ROOT.glob("stdlib/*.task")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_shipped_task_file_is_in_canonical_form(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert format_text(text, str(path)) == text, f"run `taskdsl fmt {path.relative_to(ROOT)}`"
