@@ -51,3 +51,18 @@ def test_the_backends_register_by_entry_point() -> None:
     """The front end finds backends only through this group (docs/design.md §6)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["taskdsl.backends"] == {"jax": "taskdsl.backends.jax:BACKEND"}
+
+
+def test_the_version_is_written_once() -> None:
+    """pyproject reads the version from the package, so the two cannot disagree."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "taskdsl.__version__"}
+
+
+def test_typed_and_licensed() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert (ROOT / "taskdsl" / "py.typed").is_file()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["taskdsl"]
+    assert (ROOT / project["project"]["license-files"][0]).is_file()
