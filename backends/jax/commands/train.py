@@ -1,5 +1,12 @@
 """``taskdsl train FILE``: train an objective, with checkpoints that a later ``--resume`` continues.
 
+Before anything trains, the file is checked as ``taskdsl check`` checks it, and
+then by the backend's own check with the ``--set`` overrides
+(``check.check_program``): every mistake in an ``impl`` line, a data binding, a
+setting or a ``--set`` is reported at once, located, and nothing is written.  A
+missing data file or run folder to load, only a warning for ``taskdsl check``,
+is an error here.
+
 Exit codes: 0 trained; 1 the file, its data or its implementation cannot be
 trained as written; 2 the command line asks for something impossible (a bad
 ``--set``, a run folder that holds another run); 3 the loss stopped being
@@ -13,6 +20,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskdsl.ir import Program
+    from taskdsl.source import Source
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,22 +50,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskdsl import TaskError, load
+    from taskdsl.loader import check_file
 
     from ..training import errors
-    from ..training.settings import objective_name, resolve
+    from ..training.settings import objective_name
 
+    checked = check_file(args.file)
+    if not checked.ok:
+        print(checked.render(), file=sys.stderr)
+        return errors.PROGRAM
+    program = checked.program
     try:
-        program = load(args.file)
-        # Checked before JAX is imported, so that a typo is reported in a blink.
-        resolve(program, objective_name(program, args.objective), args.overrides)
+        name = objective_name(program, args.objective)
+        code = _check(program, name, args.overrides, checked.sources)
+        if code:
+            return code
         from ..training.train import train
 
-        result = train(program, args.objective, args.overrides, args.out, resume=args.resume,
+        result = train(program, name, args.overrides, args.out, resume=args.resume,
                        progress=not args.quiet)
-    except TaskError as error:
-        print(error, file=sys.stderr)
-        return errors.PROGRAM
     except errors.TrainError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
@@ -65,6 +80,27 @@ def run(args: argparse.Namespace) -> int:
         return errors.INTERRUPTED
     print(errors.finished(result.step, result.loss, result.out, result.seconds))
     return 0
+
+
+def _check(program: Program, objective: str, overrides: list[str],
+           sources: dict[str, Source]) -> int:
+    """Run the backend's check; print its diagnostics.  The exit code if there are errors:
+    2 when they are all malformed ``--set`` values, 1 when the file, its data or its ``impl``
+    lines are wrong; 0 when training may start."""
+    from ..check import check_program, set_sources
+    from ..messages import SET_FILE, USAGE_CODES
+    from ..training import errors
+
+    diagnostics = check_program(program, overrides, objective=objective, training=True)
+    if diagnostics:
+        shown = sources | set_sources(overrides)
+        print("\n\n".join(d.render(shown) for d in diagnostics), file=sys.stderr)
+    failed = [d for d in diagnostics if d.severity == "error"]
+    if not failed:
+        return 0
+    usage = all(d.span is not None and d.span.file == SET_FILE and d.code in USAGE_CODES
+                for d in failed)
+    return errors.USAGE if usage else errors.PROGRAM
 
 
 def _resume_command(args: argparse.Namespace, out: object) -> str:

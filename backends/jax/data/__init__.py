@@ -3,20 +3,26 @@
 Each is a :class:`Dataset` of named numpy arrays; :func:`load` finds the loader by name
 and checks the options, so a typo in a task file is a :class:`DataError` listing the
 valid choices. No loader ever reaches the network. These modules use numpy only.
+
+:func:`problems` and :func:`describe` answer, without loading anything, what is wrong
+with a name and options and which fields they would give; ``load`` raises the first of
+the same problems, so a check and a run agree.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from . import messages
-from .base import DataError, Dataset
-from .digits import load_digits
-from .mnist import load_mnist, parse_idx, read_idx
-from .sentiment import Tokenizer, load_sentiment
+from ..messages import Problem, listed, problem, suggestion
+from .base import DataError, Dataset, Description, FieldSpec, option_problem
+from .digits import DIGITS, load_digits
+from .mnist import MNIST, load_mnist, parse_idx, read_idx
+from .sentiment import SENTIMENT, Tokenizer, load_sentiment
 from .sprites import (
     ATTRIBUTES,
+    SPRITES,
     counterfactual,
     edit_attributes,
     load_sprites,
@@ -30,26 +36,82 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "sentiment": load_sentiment,
 }
 
+DESCRIPTIONS: dict[str, Description] = {
+    "mnist": MNIST,
+    "digits": DIGITS,
+    "sprites": SPRITES,
+    "sentiment": SENTIMENT,
+}
+"""What checks know of each data set without loading it; a loader without a description
+(a user's) has its option names checked, its fields only when loaded."""
+
+PREFIX = "datasets."
+
+
+def problems(name: object, options: Mapping[str, object], *, files: bool = True
+             ) -> list[Problem]:
+    """Everything wrong with data set ``name`` and ``options`` that shows without loading
+    it: the name, each option's name and value, and (with ``files``) a missing file."""
+    loader = LOADERS.get(name) if isinstance(name, str) else None
+    if loader is None:
+        known = [f"{PREFIX}{n}" for n in LOADERS]
+        shown = f"{PREFIX}{name}"
+        return [problem("data-unknown", name=shown, known=listed(known),
+                        suggestion=suggestion(shown, known))]
+    valid = list(inspect.signature(loader).parameters)
+    found = [problem("data-option", dataset=name, option=key, valid=listed(valid),
+                     suggestion=suggestion(key, valid))
+             for key in options if key not in valid]
+    description = DESCRIPTIONS.get(name)
+    if description is None:
+        return found
+    for key, value in options.items():
+        rule = description.options.get(key)
+        bad = None if rule is None else option_problem(key, value, rule)
+        if bad is not None:
+            found.append(bad)
+    if not found and files and description.files is not None:
+        try:
+            description.files(**_with_defaults(loader, options))
+        except DataError as error:
+            found.append(error.problem or problem("data-missing-file", reason=str(error)))
+    return found
+
+
+def describe(name: object, options: Mapping[str, object]) -> dict[str, FieldSpec] | None:
+    """The fields data set ``name`` gives with ``options``, in order, without loading it;
+    ``None`` when that is not known (no description, or options with problems)."""
+    description = DESCRIPTIONS.get(name) if isinstance(name, str) else None
+    if description is None or problems(name, options, files=False):
+        return None
+    return description.fields(**_with_defaults(LOADERS[name], options))
+
+
+def _with_defaults(loader: Callable[..., Any], options: Mapping[str, object]) -> dict:
+    defaults = {k: p.default for k, p in inspect.signature(loader).parameters.items()
+                if p.default is not p.empty}
+    return {**defaults, **options}
+
 
 def load(name: str, **options: object) -> Dataset:
     """The data set called ``name``, loaded with ``options`` (each loader documents its own)."""
-    loader = LOADERS.get(name) if isinstance(name, str) else None
-    if loader is None:
-        raise DataError(messages.unknown_dataset(name, list(LOADERS)))
-    valid = list(inspect.signature(loader).parameters)
-    for key in options:
-        if key not in valid:
-            raise DataError(messages.unknown_option(name, key, valid))
-    return loader(**options)
+    found = problems(name, options, files=False)
+    if found:
+        raise DataError(found[0])
+    return LOADERS[name](**options)
 
 
 __all__ = [
     "ATTRIBUTES",
+    "DESCRIPTIONS",
     "LOADERS",
     "DataError",
     "Dataset",
+    "Description",
+    "FieldSpec",
     "Tokenizer",
     "counterfactual",
+    "describe",
     "edit_attributes",
     "load",
     "load_digits",
@@ -57,6 +119,7 @@ __all__ = [
     "load_sentiment",
     "load_sprites",
     "parse_idx",
+    "problems",
     "read_idx",
     "render",
 ]

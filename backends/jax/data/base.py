@@ -1,22 +1,130 @@
-"""The shared pieces of every data set: the :class:`Dataset` record, its error, and the
-checks that turn a user's bad option into a :class:`DataError` instead of a traceback."""
+"""The shared pieces of every data set: the :class:`Dataset` record, its error, the rules
+its options obey, and the cheap description of its fields that checks read.
+
+A data set's options are checked by *rules* (:class:`Choice`, :class:`Whole`,
+:class:`Folder`) that return problems; the loaders raise the first, and ``taskdsl
+check`` reports them all, located, without loading anything.  A
+:class:`Description` says what fields a data set would have for given options
+(shape per example, dtype, classes), so a binding can be checked against its
+wires before a single array is read.
+"""
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .. import messages as wording
+from ..messages import Problem, show
 from . import messages
 
 SPLITS = ("train", "test")
 
 
 class DataError(Exception):
-    """A data set cannot be loaded as asked; the message says why and how to fix it."""
+    """A data set cannot be loaded as asked; the message says why and how to fix it.
+
+    ``problem`` is the checkable problem behind it, when there is one (a bad option, a
+    missing file), so that a check reports exactly what loading would raise.
+    """
+
+    def __init__(self, reason: str | Problem) -> None:
+        self.problem = reason if isinstance(reason, Problem) else None
+        super().__init__(str(reason))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An option that takes one of some strings (or nothing, if ``optional``)."""
+
+    choices: tuple[str, ...]
+    optional: bool = False
+
+    @property
+    def expected(self) -> str:
+        return "one of " + ", ".join(show(c) for c in self.choices)
+
+    def fits(self, value: object) -> bool:
+        return (value is None and self.optional) or (isinstance(value, str)
+                                                     and value in self.choices)
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An option that takes an integer of at least ``minimum`` (booleans refused)."""
+
+    minimum: int
+    optional: bool = False
+
+    @property
+    def expected(self) -> str:
+        return f"an integer >= {self.minimum}"
+
+    def fits(self, value: object) -> bool:
+        if value is None:
+            return self.optional
+        return (not isinstance(value, bool) and isinstance(value, numbers.Integral)
+                and value >= self.minimum)
+
+
+@dataclass(frozen=True)
+class Folder:
+    """An option naming a folder (or nothing)."""
+
+    expected: str = "a folder name (a string)"
+
+    def fits(self, value: object) -> bool:
+        return value is None or isinstance(value, str | os.PathLike)
+
+
+Rule = Choice | Whole | Folder
+
+
+def option_problem(option: str, value: object, rule: Rule) -> Problem | None:
+    """What is wrong with ``value`` for ``option``, or ``None`` if it obeys ``rule``."""
+    if rule.fits(value):
+        return None
+    return wording.problem("data-option-value", option=option, expected=rule.expected,
+                           found=show(value))
+
+
+def checked(rules: Mapping[str, Rule], **options: object) -> None:
+    """Raise the first of ``options`` that breaks its rule, as a :class:`DataError`."""
+    for option, value in options.items():
+        found = option_problem(option, value, rules[option])
+        if found is not None:
+            raise DataError(found)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field as a wire sees it: one example's shape, its dtype, and for a categorical
+    field its number of classes (``vocabulary``: at most that many, as a tokenizer's)."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    classes: int | None = None
+    vocabulary: bool = False
+
+
+@dataclass(frozen=True)
+class Description:
+    """What a check needs to know of a data set without loading it.
+
+    ``options`` are the rules of its options; ``fields(**options)`` gives its fields in
+    order for options that obey them (every option given, defaults filled in);
+    ``files(**options)`` finds the files loading would read, raising the
+    :class:`DataError` that loading would raise if one is missing.
+    """
+
+    options: Mapping[str, Rule]
+    fields: Callable[..., dict[str, FieldSpec]]
+    files: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,16 +158,14 @@ class Dataset:
 
 def check_choice(what: str, value: object, choices: Sequence[str]) -> str:
     """``value`` if it is one of ``choices``; anything else (even unhashable) is a DataError."""
-    if not isinstance(value, str) or value not in choices:
-        raise DataError(messages.bad_choice(what, value, choices))
-    return value
+    checked({what: Choice(tuple(choices))}, **{what: value})
+    return value  # type: ignore[return-value]
 
 
 def check_int(what: str, value: object, minimum: int) -> int:
     """``value`` as an int if it is an integer >= ``minimum``; booleans are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise DataError(messages.bad_int(what, value, minimum))
-    return int(value)
+    checked({what: Whole(minimum)}, **{what: value})
+    return int(value)  # type: ignore[call-overload]
 
 
 def split_indices(n: int, split: str, test_percent: int) -> np.ndarray:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import messages
-from .base import DataError, Dataset, split_indices
+from .base import SPLITS, Choice, DataError, Dataset, Description, FieldSpec, checked, split_indices
 
 TEST_PERCENT = 20
+OPTIONS = {"split": Choice(SPLITS)}
 
 
 def load_digits(split: str = "train") -> Dataset:
@@ -16,6 +17,7 @@ def load_digits(split: str = "train") -> Dataset:
     scikit-learn ships no split, so a fixed permutation (seed 0) gives 80% for training
     and the other 20% for testing.
     """
+    checked(OPTIONS, split=split)
     try:
         # Imported here so that loading the data package does not pay for scikit-learn.
         from sklearn.datasets import load_digits as sklearn_digits
@@ -31,3 +33,11 @@ def load_digits(split: str = "train") -> Dataset:
         },
         classes={"label": 10},
     )
+
+
+def digits_fields(split: str = "train") -> dict[str, FieldSpec]:
+    """The fields ``load_digits`` gives, without scikit-learn."""
+    return {"image": FieldSpec((8, 8, 1), "float32"), "label": FieldSpec((), "int32", 10)}
+
+
+DIGITS = Description(OPTIONS, digits_fields)

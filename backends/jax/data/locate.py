@@ -12,8 +12,9 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import messages as wording
 from . import messages
-from .base import DataError
+from .base import DataError, Folder, option_problem
 
 ENV_VAR = "TASKDSL_DATA"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -26,8 +27,9 @@ def _search_folders(dataset: str, path: object) -> list[tuple[str, Path | None]]
     ``../shared/data/<dataset>`` from the current directory (a checkout's test data).
     A place that does not apply (option not given, variable unset) has the folder None.
     """
-    if path is not None and not isinstance(path, str | os.PathLike):
-        raise DataError(messages.bad_path(path))
+    bad = option_problem("path", path, Folder())
+    if bad is not None:
+        raise DataError(bad)
     env = os.environ.get(ENV_VAR)
     return [
         ("path= option", None if path is None else Path(path)),
@@ -56,7 +58,9 @@ def find_file(dataset: str, stems: Sequence[str], path: object, howto: str) -> P
                     return folder / name
         places.append(f"{how}: {folder}")
     wanted = " or ".join(f"{stem}[.gz]" for stem in stems)
-    raise DataError(messages.missing_file(dataset, wanted, places, howto))
+    looked = "\n".join(f"  - {place}" for place in places)
+    raise DataError(wording.problem("data-missing-file", dataset=dataset, filename=wanted,
+                                    looked=looked, howto=howto))
 
 
 def read_bytes(path: Path) -> bytes:

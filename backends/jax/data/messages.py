@@ -1,57 +1,17 @@
 """Every message the data sets can show a user, kept in one place so wording stays consistent.
 
-Each function returns the text of a :class:`~taskdsl.backends.jax.data.base.DataError`.
+Each function returns the text of a :class:`~taskdsl.backends.jax.data.base.DataError`
+about a file's contents.  What a check can find before loading (names, options, missing
+files) is worded with the other checks in ``backends/jax/messages.py``.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 
 def _choices(choices: Iterable[str]) -> str:
     return ", ".join(repr(c) for c in choices)
-
-
-def _did_you_mean(value: object, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def unknown_dataset(name: object, choices: Sequence[str]) -> str:
-    return (
-        f"unknown data set {name!r}{_did_you_mean(name, choices)}; "
-        f"the data sets are: {_choices(choices)}"
-    )
-
-
-def unknown_option(dataset: str, key: str, choices: Sequence[str]) -> str:
-    return (
-        f"data set {dataset!r} has no option {key!r}{_did_you_mean(key, choices)}; "
-        f"its options are: {_choices(choices)}"
-    )
-
-
-def bad_choice(what: str, value: object, choices: Sequence[str]) -> str:
-    return f"{what} must be one of {_choices(choices)}, not {value!r}"
-
-
-def bad_int(what: str, value: object, minimum: int) -> str:
-    return f"{what} must be an integer >= {minimum}, not {value!r}"
-
-
-def bad_path(value: object) -> str:
-    return f"path must be a folder name (a string), not {value!r}"
-
-
-def missing_file(dataset: str, filename: str, places: Sequence[str], howto: str) -> str:
-    looked = "\n".join(f"  - {place}" for place in places)
-    return (
-        f"cannot find {filename} for data set {dataset!r}; looked in, in this order:\n"
-        f"{looked}\n{howto}\n"
-        "Put the files in one of those folders, pass path=FOLDER, or set $TASKDSL_DATA "
-        f"to a folder holding {dataset}/. Nothing is ever downloaded."
-    )
 
 
 MNIST_HOWTO = (

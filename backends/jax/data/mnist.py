@@ -14,7 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from . import messages
-from .base import SPLITS, DataError, Dataset, check_choice, check_int
+from .base import (
+    SPLITS,
+    Choice,
+    DataError,
+    Dataset,
+    Description,
+    FieldSpec,
+    Folder,
+    Whole,
+    checked,
+)
 from .locate import find_file, read_bytes
 
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -25,6 +35,8 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+
+OPTIONS = {"split": Choice(SPLITS), "path": Folder(), "limit": Whole(1, optional=True)}
 
 _FILES = {
     "train": ("train-images", "train-labels"),
@@ -73,10 +85,9 @@ def load_mnist(split: str = "train", path: object = None, limit: int | None = No
     ``../shared/data/mnist``; ``limit`` keeps only the first ``limit`` examples (all of
     them if there are fewer).
     """
-    images_stem, labels_stem = _FILES[check_choice("split", split, SPLITS)]
-    keep = None if limit is None else check_int("limit", limit, 1)
-    images_file = _find_idx(images_stem, path)
-    labels_file = _find_idx(labels_stem, path)
+    checked(OPTIONS, split=split, path=path, limit=limit)
+    keep = None if limit is None else int(limit)
+    images_file, labels_file = mnist_files(split, path)
     images = read_idx(images_file)
     labels = read_idx(labels_file)
     if (
@@ -95,3 +106,20 @@ def load_mnist(split: str = "train", path: object = None, limit: int | None = No
         },
         classes={"label": 10},
     )
+
+
+def mnist_files(split: str = "train", path: object = None, limit: int | None = None
+                ) -> tuple[Path, Path]:
+    """The image and label files of ``split``; a missing one is a DataError saying where
+    it looked."""
+    images_stem, labels_stem = _FILES[split]
+    return _find_idx(images_stem, path), _find_idx(labels_stem, path)
+
+
+def mnist_fields(split: str = "train", path: object = None, limit: int | None = None
+                 ) -> dict[str, FieldSpec]:
+    """The fields ``load_mnist`` gives, without reading a file."""
+    return {"image": FieldSpec((28, 28, 1), "float32"), "label": FieldSpec((), "int32", 10)}
+
+
+MNIST = Description(OPTIONS, mnist_fields, mnist_files)

@@ -20,10 +20,15 @@ import numpy as np
 from . import messages
 from .base import (
     SPLITS,
+    Choice,
     DataError,
     Dataset,
-    check_choice,
+    Description,
+    FieldSpec,
+    Folder,
+    Whole,
     check_int,
+    checked,
     split_indices,
 )
 from .locate import find_file, read_bytes
@@ -37,6 +42,13 @@ TEST_PERCENT = 10
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
+OPTIONS = {
+    "split": Choice(SPLITS),
+    "domain": Choice(tuple(DOMAINS)),
+    "path": Folder(),
+    "length": Whole(2),
+    "max_vocab": Whole(len(SPECIALS) + 1),
+}
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 _JSON_FORMAT = "taskdsl.tokenizer/1"
 
@@ -164,10 +176,8 @@ def load_sentiment(
     sentences for training, 10% for testing. The vocabulary always comes from the
     training part, and ``extras["tokenizer"]`` decodes the tokens.
     """
-    check_choice("split", split, SPLITS)
-    stem = DOMAINS[check_choice("domain", domain, tuple(DOMAINS))]
-    length = check_int("length", length, 2)
-    texts, scores = read_snippets(find_file("sentiment", [stem], path, messages.SENTIMENT_HOWTO))
+    checked(OPTIONS, split=split, domain=domain, path=path, length=length, max_vocab=max_vocab)
+    texts, scores = read_snippets(sentiment_file(split, domain, path))
     keep = np.flatnonzero(np.abs(scores) > THRESHOLD)
     labelled = [texts[i] for i in keep]
     rows = split_indices(len(keep), split, TEST_PERCENT)
@@ -182,3 +192,21 @@ def load_sentiment(
         classes={"tokens": len(tokenizer), "label": 2},
         extras={"tokenizer": tokenizer},
     )
+
+
+def sentiment_file(split: str = "train", domain: str = "movies", path: object = None,
+                   length: int = 24, max_vocab: int = 5000) -> Path:
+    """The ground-truth file of ``domain``; a missing one is a DataError saying where it
+    looked."""
+    return find_file("sentiment", [DOMAINS[domain]], path, messages.SENTIMENT_HOWTO)
+
+
+def sentiment_fields(split: str = "train", domain: str = "movies", path: object = None,
+                     length: int = 24, max_vocab: int = 5000) -> dict[str, FieldSpec]:
+    """The fields ``load_sentiment`` gives, without reading the file: the token ids are
+    below ``max_vocab`` (the vocabulary may be smaller when the text has fewer words)."""
+    return {"tokens": FieldSpec((int(length),), "int32", int(max_vocab), vocabulary=True),
+            "label": FieldSpec((), "int32", 2)}
+
+
+SENTIMENT = Description(OPTIONS, sentiment_fields, sentiment_file)

@@ -24,10 +24,15 @@ import numpy as np
 from . import messages
 from .base import (
     SPLITS,
+    Choice,
     DataError,
     Dataset,
+    Description,
+    FieldSpec,
+    Whole,
     check_choice,
     check_int,
+    checked,
 )
 
 SHAPES = ("square", "circle", "triangle", "cross")
@@ -69,6 +74,13 @@ RENDER_FIELDS = ("shape", "colour", "position", "area")
 """What :func:`render` needs; the bins are labels of ``position`` and ``area``."""
 EDIT_FIELDS = (*ATTRIBUTES, *GEOMETRY_WIDTH)
 """What :func:`edit_attributes` needs: every attribute, categorical or continuous."""
+OPTIONS = {
+    "split": Choice(SPLITS),
+    "n": Whole(1, optional=True),
+    "seed": Whole(0),
+    "size": Whole(8),
+    "colour": Choice(COLOURS, optional=True),
+}
 
 
 def _require(fields: Mapping[str, np.ndarray], keys: tuple[str, ...]) -> None:
@@ -177,10 +189,10 @@ def load_sprites(
     of each sprite's draw: the same ``seed`` in two colours gives the same sprites
     recoloured, the true translation between two one-colour domains (a CycleGAN's).
     """
-    stream = SPLITS.index(check_choice("split", split, SPLITS))
-    count = DEFAULT_N[split] if n is None else check_int("n", n, 1)
-    size = check_int("size", size, 8)
-    entropy = check_int("seed", seed, 0)
+    checked(OPTIONS, split=split, n=n, seed=seed, size=size, colour=colour)
+    stream = SPLITS.index(split)
+    count = DEFAULT_N[split] if n is None else int(n)
+    size, entropy = int(size), int(seed)
     rng = np.random.default_rng(np.random.SeedSequence(entropy).spawn(len(SPLITS))[stream])
     u = rng.random((count, len(ATTRIBUTES) + 3))
     labels = {
@@ -188,7 +200,7 @@ def load_sprites(
         for i, (key, names) in enumerate(ATTRIBUTES.items())
     }
     if colour is not None:
-        labels["colour"][:] = COLOURS.index(check_choice("colour", colour, COLOURS))
+        labels["colour"][:] = COLOURS.index(colour)
     jitter = 2 * u[:, len(ATTRIBUTES) :] - 1
     half_extent = SCALE_HALF_EXTENT[labels["scale"]] + SCALE_JITTER * jitter[:, 0]
     centre = np.stack([labels["xpos"], labels["ypos"]], axis=1)
@@ -243,3 +255,17 @@ def counterfactual(ds: Dataset, field: str, values: np.ndarray) -> np.ndarray:
     """
     _require(ds.fields, ("image",))
     return render(edit_attributes(ds.fields, field, values), ds.fields["image"].shape[1])
+
+
+def sprites_fields(split: str = "train", n: int | None = None, seed: int = 0, size: int = 32,
+                   colour: str | None = None) -> dict[str, FieldSpec]:
+    """The fields ``load_sprites`` gives, without drawing a sprite."""
+    side = int(size)
+    return {
+        "image": FieldSpec((side, side, 3), "float32"),
+        **{key: FieldSpec((), "int32", len(names)) for key, names in ATTRIBUTES.items()},
+        **{key: FieldSpec((width,), "float32") for key, width in GEOMETRY_WIDTH.items()},
+    }
+
+
+SPRITES = Description(OPTIONS, sprites_fields)

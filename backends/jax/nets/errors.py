@@ -1,8 +1,10 @@
-"""Every message the ``nets`` package raises, composed in one place so the wording stays consistent.
+"""The problems an ``impl`` line's net can have, and the error that carries one.
 
 A ``NetError`` is the user's mistake in an ``impl`` line (a name, an option, or
-an architecture that cannot have the learner's type), so each message names the
-net and says what would have been accepted.
+an architecture that cannot have the learner's type).  The wording lives with
+every other check's in ``backends/jax/messages.py``; these functions fill it in
+from what the registry knows, so ``taskdsl check`` and ``nets.build`` say the
+same thing.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from collections.abc import Iterable, Sequence
 
 from taskdsl.types import WireType
 
+from ..messages import Problem, listed, problem, show, suggestion
+
 
 class NetError(ValueError):
     """An ``impl`` line names a net that does not exist or cannot implement its learner."""
+
+    def __init__(self, reason: Problem | str) -> None:
+        self.problem = reason if isinstance(reason, Problem) else None
+        super().__init__(str(reason))
 
 
 def signature(inputs: Sequence[WireType], outputs: Sequence[WireType]) -> str:
@@ -21,10 +29,6 @@ def signature(inputs: Sequence[WireType], outputs: Sequence[WireType]) -> str:
     ins = ", ".join(t.described() for t in inputs)
     outs = ", ".join(t.described() for t in outputs)
     return f"{ins} -> {outs}" if ins else f"-> {outs}"
-
-
-def _listed(names: Iterable[str]) -> str:
-    return ", ".join(f"`{n}`" for n in sorted(names))
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -38,47 +42,42 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def unknown_net(name: str, known: Iterable[str]) -> NetError:
+def unknown_net(name: str, known: Iterable[str]) -> Problem:
     """``name`` is neither a registered net nor a dotted Python path."""
-    known = list(known)
+    known = sorted(known)
     closest = min(known, key=lambda k: (edit_distance(name, k), k))
-    return NetError(
-        f"unknown net `nets.{name}`; did you mean `nets.{closest}`? known nets: {_listed(known)} "
-        "(or give a Flax module by its dotted Python path, e.g. `mypkg.models.MyNet`)"
-    )
+    return problem("net-unknown", name=f"nets.{name}", known=listed(f"nets.{k}" for k in known),
+                   suggestion=f"did you mean `nets.{closest}`? ")
 
 
-def user_import(path: str, reason: str) -> NetError:
+def user_import(path: str, reason: str) -> Problem:
     """A dotted path that does not lead to a class."""
-    return NetError(f"cannot load user net `{path}`: {reason}")
+    return problem("net-user-import", path=path, reason=reason)
 
 
 def bad_signature(net: str, expected: str, inputs: Sequence[WireType],
-                  outputs: Sequence[WireType]) -> NetError:
+                  outputs: Sequence[WireType]) -> Problem:
     """The net cannot take the learner's inputs or produce its outputs."""
-    return NetError(
-        f"net `{net}` cannot implement a learner of type {signature(inputs, outputs)}; "
-        f"`{net}` expects {expected}"
-    )
+    return problem("net-signature", net=net, expects=expected,
+                   signature=signature(inputs, outputs))
 
 
-def bad_option(net: str, option: str, valid: Iterable[str]) -> NetError:
+def bad_option(net: str, option: str, valid: Iterable[str]) -> Problem:
     """An option the net does not have."""
-    valid = list(valid)
-    known = _listed(valid) if valid else "none"
-    return NetError(f"net `{net}` has no option `{option}`; its options are {known}")
+    valid = sorted(valid)
+    return problem("net-option", net=net, option=option, valid=listed(valid),
+                   suggestion=suggestion(option, valid))
 
 
-def bad_option_value(net: str, option: str, value: object, expected: str) -> NetError:
+def bad_option_value(net: str, option: str, value: object, expected: str) -> Problem:
     """An option given a value of the wrong type or outside its choices."""
-    return NetError(f"option `{option}` of net `{net}` must be {expected}, got {value!r}")
+    return problem("net-option-value", net=net, option=option, expected=expected,
+                   found=show(value))
 
 
 def bad_user_outputs(net: str, found: str, inputs: Sequence[WireType],
-                     outputs: Sequence[WireType]) -> NetError:
+                     outputs: Sequence[WireType]) -> Problem:
     """A user module returned something other than one batch per output wire."""
     wanted = ", ".join(f"(batch, {', '.join(map(str, t.value_shape))})" for t in outputs)
-    return NetError(
-        f"user net `{net}` cannot implement a learner of type {signature(inputs, outputs)}: "
-        f"it must return a tuple of arrays shaped {wanted}, but returned {found}"
-    )
+    return problem("net-user-outputs", net=net, wanted=wanted, found=found,
+                   signature=signature(inputs, outputs))

@@ -1,11 +1,14 @@
-"""Every message training (settings, feed, checkpoints, sharding, the loop, the CLI) shows.
+"""Every message training (checkpoints, sharding, the loop, the CLI) shows.
 
-Kept in one module so the wording stays consistent.  A :class:`TrainError` is a
-problem the user can fix (a setting, a data binding, a run folder); it carries
-the exit code the command line returns, so no caller has to map exception types
-to codes: 1 for a program, data or implementation that cannot be trained as
-written, 2 for a command line that asks for something impossible, 3 for a run
-whose loss stopped being finite.
+Kept in one module so the wording stays consistent.  What ``taskdsl check`` can
+find too (a setting, a schedule, a data binding, a ``--set``) is a
+:class:`~taskdsl.backends.jax.messages.Problem`, worded in
+``backends/jax/messages.py``; a run raises it as a :class:`TrainError`.  A
+:class:`TrainError` is a problem the user can fix (a setting, a data binding, a
+run folder); it carries the exit code the command line returns, so no caller
+has to map exception types to codes: 1 for a program, data or implementation
+that cannot be trained as written, 2 for a command line that asks for something
+impossible, 3 for a run whose loss stopped being finite.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from taskdsl.types import WireType
+from ..messages import Problem
 
 PROGRAM = 1
 USAGE = 2
@@ -23,10 +26,17 @@ INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT
 
 
 class TrainError(Exception):
-    """A run cannot start or continue; the message says why and what to do instead."""
+    """A run cannot start or continue; the message says why and what to do instead.
 
-    def __init__(self, message: str, exit_code: int = PROGRAM) -> None:
-        super().__init__(message)
+    Built from a :class:`Problem`, it keeps it (``problem``) and exits with 2 for a
+    malformed ``--set``, 1 otherwise.
+    """
+
+    def __init__(self, message: str | Problem, exit_code: int | None = None) -> None:
+        super().__init__(str(message))
+        self.problem = message if isinstance(message, Problem) else None
+        if exit_code is None:
+            exit_code = USAGE if self.problem is not None and self.problem.usage else PROGRAM
         self.exit_code = exit_code
 
 
@@ -40,41 +50,7 @@ def _did_you_mean(name: str, choices: Sequence[str]) -> str:
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-# -- settings ---------------------------------------------------------------
-
-
-def unknown_setting(key: str, where: str, valid: Sequence[str]) -> TrainError:
-    return TrainError(
-        f"unknown setting `{key}` {where}{_did_you_mean(key, valid)}; "
-        f"the settings are {_listed(valid)}, plus `impl.LEARNER` and `data.SOURCE`",
-        USAGE,
-    )
-
-
-def bad_setting(key: str, value: str, expected: str, where: str) -> TrainError:
-    return TrainError(f"setting `{key}` {where} must be {expected}, not {value}", USAGE)
-
-
-def set_without_equals(text: str) -> TrainError:
-    return TrainError(
-        f"`--set {text}` has no `=`; write `--set KEY=VALUE`, e.g. `--set steps=500`", USAGE
-    )
-
-
-def set_unparsable(text: str, reason: str) -> TrainError:
-    return TrainError(
-        f"cannot read the value in `--set {text}` ({reason}); values are written as in a "
-        "train block: `500`, `1e-3`, `\"train\"`, `adam(lr = 1e-3)`, `[\"image\", \"label\"]`",
-        USAGE,
-    )
-
-
-def unknown_target(kind: str, name: str, key: str, known: Sequence[str]) -> TrainError:
-    return TrainError(
-        f"`--set {key}=...`: the program has no {kind} `{name}`{_did_you_mean(name, known)}; "
-        f"its {kind}s are {_listed(known)}",
-        USAGE,
-    )
+# -- objectives and data -----------------------------------------------------
 
 
 def unknown_objective(name: str, known: Iterable[str]) -> TrainError:
@@ -87,99 +63,6 @@ def unknown_objective(name: str, known: Iterable[str]) -> TrainError:
 
 def nothing_to_train(path: str) -> TrainError:
     return TrainError(f"{path} defines no task or objective, so there is nothing to train")
-
-
-def bad_schedule(value: str, problem: str) -> TrainError:
-    return TrainError(
-        f"`schedule {value}` {problem}; write `schedule simultaneous` (the default), "
-        "`schedule alternate(disc: 1, gen: 1)` (each learner updates alone for that many "
-        "steps, in turn) or `schedule alternate([disc_a, disc_b], [gen_a, gen_b])` (one step "
-        "per group)",
-        USAGE,
-    )
-
-
-def schedule_learner(value: str, name: str, objective: str, trained: Sequence[str]
-                     ) -> TrainError:
-    return TrainError(
-        f"`schedule {value}` names `{name}`, which no equation of `{objective}` trains"
-        f"{_did_you_mean(name, trained)}; its trained learners are {_listed(trained)}",
-        USAGE,
-    )
-
-
-# -- data -------------------------------------------------------------------
-
-
-def unbound_source(source: str, objective: str, datasets: Sequence[str]) -> TrainError:
-    return TrainError(
-        f"data source `{source}` is not bound to a data set: add `data {source} = "
-        f"datasets.NAME(...)` to `train {objective}:` or pass `--set data.{source}="
-        f"datasets.NAME(...)`; the data sets are {_listed(datasets)}"
-    )
-
-
-def binding_not_a_call(source: str, value: str) -> TrainError:
-    return TrainError(
-        f"`data {source} = {value}` does not name a data set; "
-        f"write e.g. `data {source} = datasets.mnist(split = \"train\")`"
-    )
-
-
-def binding_positional(source: str, call: str) -> TrainError:
-    return TrainError(
-        f"`data {source} = {call}` gives options by position; name them, "
-        f"e.g. `split = \"train\"`"
-    )
-
-
-def data_error(source: str, call: str, reason: str) -> TrainError:
-    return TrainError(f"data source `{source}` = {call}: {reason}")
-
-
-def bad_fields_option(source: str, value: str) -> TrainError:
-    return TrainError(
-        f"data source `{source}`: `fields` must be a list of field names, "
-        f"e.g. `fields = [\"image\", \"label\"]`, not {value}"
-    )
-
-
-def unknown_field(source: str, dataset: str, name: str, fields: Sequence[str]) -> TrainError:
-    return TrainError(
-        f"data source `{source}`: data set `{dataset}` has no field `{name}`"
-        f"{_did_you_mean(name, fields)}; its fields are {_listed(fields)}"
-    )
-
-
-def field_count(source: str, wires: Sequence[WireType], dataset: str,
-                fields: Sequence[str], chosen: bool) -> TrainError:
-    outs = ", ".join(t.described() for t in wires)
-    if chosen:
-        found = f"`fields` names {len(fields)} ({_listed(fields)})"
-    else:
-        found = f"data set `{dataset}` has only {len(fields)} ({_listed(fields)})"
-    return TrainError(
-        f"data source `{source}` declares {len(wires)} outputs ({outs}) but {found}; "
-        "pick one field per output with `fields = [...]`"
-    )
-
-
-def field_shape(source: str, position: int, wire: WireType, dataset: str, name: str,
-                shape: tuple[int, ...], dtype: str, expected: str) -> TrainError:
-    return TrainError(
-        f"data source `{source}` output {position} ({wire.described()}) gets field `{name}` "
-        f"of data set `{dataset}`, whose examples are {dtype} of shape {shape}; "
-        f"a {wire.structural()} wire takes {expected}"
-    )
-
-
-def class_range(source: str, position: int, wire: WireType, dataset: str, name: str,
-                low: int, high: int, classes: int) -> TrainError:
-    return TrainError(
-        f"data source `{source}` output {position} ({wire.described()}) gets field `{name}` "
-        f"of data set `{dataset}` with class indices {low}..{high}, "
-        f"but the wire has {classes} classes (0..{classes - 1})"
-    )
 
 
 def empty_dataset(source: str, dataset: str) -> TrainError:

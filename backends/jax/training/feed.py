@@ -3,10 +3,13 @@
 ``data mnist = datasets.mnist(split = "train")`` binds the source ``mnist`` to
 ``data.load("mnist", split="train")``; the source's k declared outputs take the
 data set's first k fields, or the fields a ``fields = [...]`` option names.
-Shapes and class ranges are checked once, here, against the declared wire
-types, so a mismatch is a message naming the source and the field rather than a
-shape error inside a jitted step.  A source with no binding whose name is a data
-set's (``data digits : -> ...``) is bound to that data set with its defaults.
+Shapes and classes are checked once, here, against the declared wire types, so
+a mismatch is a message naming the source and the field rather than a shape
+error inside a jitted step (or, for a field with fewer classes than its wire,
+silently wrong labels).  :func:`binding_problems` finds the same mistakes from
+the data sets' descriptions, without loading anything, for ``taskdsl check``.
+A source with no binding whose name is a data set's (``data digits : -> ...``)
+is bound to that data set with its defaults.
 
 Each draw (:class:`DataRequest`) walks its own permutation of the data set,
 reshuffled every epoch.  The permutation is a pure function of (seed, draw,
@@ -24,12 +27,13 @@ from typing import Any
 import numpy as np
 
 from taskdsl.ir import Call
+from taskdsl.queries import DataRequest
 from taskdsl.types import WireType
 
 from .. import data
-from ..lowering.lower import DataRequest
+from ..data import FieldSpec
+from ..messages import Problem, listed, problem, show, suggestion
 from . import errors
-from .settings import show
 
 CATEGORICAL = ("Class", "Tokens")
 
@@ -46,75 +50,162 @@ class BoundSource:
         return len(self.arrays[0])
 
 
+def binding_of(source: str, bindings: Mapping[str, Any]) -> Any:
+    """The binding of ``source``: its ``data`` line, else the data set of its name with its
+    defaults (``data digits : -> ...``), else ``None``."""
+    call = bindings.get(source)
+    if call is None and source in data.LOADERS:
+        call = Call(f"{data.PREFIX}{source}")
+    return call
+
+
+def unbound(source: str, objective: str) -> Problem:
+    """``source`` is drawn by ``objective`` but bound to nothing."""
+    return problem("data-unbound", source=source, objective=objective,
+                   datasets=listed(f"{data.PREFIX}{n}" for n in data.LOADERS))
+
+
 def bind(requests: Sequence[DataRequest], bindings: Mapping[str, Any],
          objective: str) -> dict[str, BoundSource]:
     """Every data source the requests draw from, loaded and checked against its wire types."""
     bound: dict[str, BoundSource] = {}
     for request in requests:
         if request.source not in bound:
-            call = bindings.get(request.source)
-            if call is None and request.source in data.LOADERS:
-                call = Call(f"datasets.{request.source}")
+            call = binding_of(request.source, bindings)
             if call is None:
-                raise errors.unbound_source(request.source, objective, list(data.LOADERS))
+                raise errors.TrainError(unbound(request.source, objective))
             bound[request.source] = _load(request.source, call, request.types)
     return bound
 
 
-def _load(source: str, call: Any, wires: Sequence[WireType]) -> BoundSource:
+def binding_problems(source: str, call: Any, wires: Sequence[WireType], *,
+                     files: bool = True) -> list[Problem]:
+    """Everything wrong with binding ``source`` (outputs ``wires``) to ``call`` that shows
+    without loading the data set: the binding's form, the data set's name and options, a
+    missing file (with ``files``), the ``fields`` option, and each field's shape, dtype
+    and classes against its wire (for data sets that describe their fields)."""
+    found = _form_problems(source, call)
+    if found:
+        return found
+    name, options, chosen = _parts(call)
+    found = data.problems(name, options, files=files)
+    fields = data.describe(name, options)
+    if fields is None:
+        return found
+    names, wrong = _choose(source, name, list(fields), wires, chosen)
+    found += wrong
+    for position, (wire, field_name) in enumerate(zip(wires, names or (), strict=False),
+                                                  start=1):
+        found += field_problems(source, position, wire, name, field_name, fields[field_name])
+    return found
+
+
+def _form_problems(source: str, call: Any) -> list[Problem]:
     if not isinstance(call, Call):
-        raise errors.binding_not_a_call(source, show(call))
+        return [problem("data-not-a-call", source=source, value=show(call))]
     if call.args:
-        raise errors.binding_positional(source, show(call))
+        return [problem("data-positional", source=source, value=show(call))]
+    return []
+
+
+def _parts(call: Call) -> tuple[str, dict[str, Any], Any]:
+    """A binding's data set name, its loader's options, and its ``fields`` option."""
     options = dict(call.kwargs)
     chosen = options.pop("fields", None)
-    name = call.name.removeprefix("datasets.")
+    return call.name.removeprefix(data.PREFIX), options, chosen
+
+
+def _load(source: str, call: Any, wires: Sequence[WireType]) -> BoundSource:
+    found = _form_problems(source, call)
+    if found:
+        raise errors.TrainError(found[0])
+    name, options, chosen = _parts(call)
     try:
         dataset = data.load(name, **options)
     except data.DataError as error:
-        raise errors.data_error(source, show(call), str(error)) from None
+        raise errors.TrainError(error.problem or f"data source `{source}` = {show(call)}: "
+                                                 f"{error}") from None
     if len(dataset) == 0:
         raise errors.empty_dataset(source, name)
     names = _field_names(source, dataset, wires, chosen)
     for position, (wire, field_name) in enumerate(zip(wires, names, strict=True), start=1):
-        _check(source, position, wire, name, field_name, dataset.fields[field_name])
+        array = dataset.fields[field_name]
+        spec = FieldSpec(tuple(array.shape[1:]), str(array.dtype),
+                         dataset.classes.get(field_name))
+        found = field_problems(source, position, wire, name, field_name, spec, array)
+        if found:
+            raise errors.TrainError(found[0])
     return BoundSource(source, show(call), tuple(dataset.fields[n] for n in names))
 
 
 def _field_names(source: str, dataset: data.Dataset, wires: Sequence[WireType],
                  chosen: Any) -> list[str]:
     """The fields that feed the outputs: the data set's first ones, or those ``fields`` names."""
-    available = list(dataset.fields)
+    names, found = _choose(source, dataset.name, list(dataset.fields), wires, chosen)
+    if found or names is None:
+        raise errors.TrainError(found[0])
+    return names
+
+
+def _choose(source: str, dataset: str, available: list[str], wires: Sequence[WireType],
+            chosen: Any) -> tuple[list[str] | None, list[Problem]]:
+    """The fields that feed the outputs (``None`` if that cannot be told), and what is wrong
+    with the choice."""
+    outputs = ", ".join(t.described() for t in wires)
     if chosen is None:
         if len(available) < len(wires):
-            raise errors.field_count(source, wires, dataset.name, available, chosen=False)
-        return available[: len(wires)]
+            has = f"data set `{dataset}` has only {len(available)} ({listed(available)})"
+            return None, [problem("data-field-count", source=source, count=len(wires),
+                                  outputs=outputs, fields=has)]
+        return available[: len(wires)], []
     if not isinstance(chosen, tuple) or not all(isinstance(c, str) for c in chosen):
-        raise errors.bad_fields_option(source, show(chosen))
-    for name in chosen:
-        if name not in dataset.fields:
-            raise errors.unknown_field(source, dataset.name, name, available)
+        return None, [problem("data-fields-option", source=source, value=show(chosen))]
+    found = [problem("data-field-unknown", source=source, dataset=dataset, field=name,
+                     fields=listed(available), suggestion=suggestion(name, available))
+             for name in chosen if name not in available]
     if len(chosen) != len(wires):
-        raise errors.field_count(source, wires, dataset.name, list(chosen), chosen=True)
-    return list(chosen)
+        names = f"`fields` names {len(chosen)} ({listed(chosen)})"
+        found.append(problem("data-field-count", source=source, count=len(wires),
+                             outputs=outputs, fields=names))
+    return (None if found else list(chosen)), found
 
 
-def _check(source: str, position: int, wire: WireType, dataset: str, name: str,
-           array: np.ndarray) -> None:
-    """Refuse an array that ``Value.from_data`` could not put on ``wire``."""
+def field_problems(source: str, position: int, wire: WireType, dataset: str, name: str,
+                   spec: FieldSpec, array: np.ndarray | None = None) -> list[Problem]:
+    """What keeps field ``name`` (described by ``spec``) from feeding output ``position`` of
+    ``source``: a shape ``Value.from_data`` cannot put on ``wire``, or class indices that
+    are not the wire's classes.  With the loaded ``array``, indices of a field whose
+    number of classes is not known are checked against the wire's range."""
     shape = wire.value_shape
-    example = tuple(array.shape[1:])
-    indices = wire.kind in CATEGORICAL and np.issubdtype(array.dtype, np.integer)
-    expected = f"arrays of shape {shape}"
+    indices = wire.kind in CATEGORICAL and np.issubdtype(np.dtype(spec.dtype), np.integer)
+    takes = f"arrays of shape {shape}"
     if wire.kind in CATEGORICAL:
-        expected = f"class indices (integers) of shape {shape[:-1]} or {expected}"
-    if example != (shape[:-1] if indices else shape):
-        raise errors.field_shape(source, position, wire, dataset, name, example,
-                                 str(array.dtype), expected)
-    if indices:
+        takes = f"class indices (integers) of shape {shape[:-1]} or {takes}"
+    details = {"source": source, "position": position, "wire": wire.described(),
+               "dataset": dataset, "field": name}
+    if spec.shape != (shape[:-1] if indices else shape):
+        return [problem("data-field-shape", **details, dtype=spec.dtype, shape=spec.shape,
+                        kind=wire.structural(), takes=takes)]
+    if not indices:
+        return []
+    classes = shape[-1]
+    facts = {**details, "classes": classes}
+    if spec.classes is not None and spec.vocabulary and spec.classes > classes:
+        return [problem("data-field-classes", **facts,
+                        has=f"token ids up to {spec.classes - 1}",
+                        help=f"keep the vocabulary within the wire (for `datasets.sentiment`, "
+                             f"`max_vocab = {classes}`), or widen the wire to "
+                             f"{wire.kind}[{spec.classes}, ...]")]
+    if spec.classes is not None and not spec.vocabulary and spec.classes != classes:
+        return [problem("data-field-classes", **facts, has=f"{spec.classes} classes",
+                        help=f"declare the wire {wire.kind}[{spec.classes}], or bind a field "
+                             f"with {classes} classes")]
+    if spec.classes is None and array is not None and array.size:
         low, high = int(array.min()), int(array.max())
-        if low < 0 or high >= shape[-1]:
-            raise errors.class_range(source, position, wire, dataset, name, low, high, shape[-1])
+        if low < 0 or high >= classes:
+            return [problem("data-field-classes", **facts,
+                            has=f"class indices {low}..{high}")]
+    return []
 
 
 class Feed:

@@ -1,31 +1,47 @@
 """A run's settings: a ``train`` block's values, then ``--set KEY=VALUE`` overrides, checked.
 
 Every value a ``train`` block or ``impl`` line holds can be overridden from the
-command line (DESIGN §3): plain settings by name (``--set steps=500``), an
-``impl`` line by ``--set impl.get=nets.mlp(width = 64)``, a data binding by
-``--set data.mnist=datasets.digits()``.  A ``--set`` value is written as in a
-file (numbers, ``"strings"``, names, calls with ``key = value`` options, lists)
-and read with Python's expression parser, whose syntax covers those, so the
-backend needs nothing from the front end's parser.  A typo in a key is an
-error that lists the valid keys, never a silently ignored setting.
+command line (``docs/design.md``, section 3): plain settings by name (``--set
+steps=500``), an ``impl`` line by ``--set impl.get=nets.mlp(width = 64)``, a
+data binding by ``--set data.mnist=datasets.digits()``.  A ``--set`` value is
+read by the grammar's own ``config_value`` rule (``taskdsl.loader.config_value``),
+so a value is valid on the command line exactly when it is valid in a file, and
+means the same.  A typo in a key is an error that lists the valid keys, never a
+silently ignored setting.
+
+:func:`collect` finds every problem at once, each located (the setting's line, or
+the ``--set`` it came from, as line i of the pseudo-file ``--set``), for
+``taskdsl check``; :func:`resolve` raises the first, for a run.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from taskdsl.ir import BoxKind, Call, Name, Program
+from taskdsl.ir import BoxKind, Call, Name, Objective, Program
+from taskdsl.parser import SyntaxErrors
+from taskdsl.queries import frozen_boxes, is_load
+from taskdsl.source import NOWHERE, Span
 
+from ..messages import SET_FILE, USAGE_CODES, Problem, listed, problem, suggestion
+from ..messages import show as show
 from . import errors
+from . import schedule as schedules
 from .schedule import SIMULTANEOUS, Schedule
-from .schedule import parse as parse_schedule
 
 DEFAULT_OPTIMIZER = Call("adam", (), MappingProxyType({"lr": 1e-3}))
+
+OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "adam": ("lr", "b1", "b2", "eps"),
+    "adamw": ("lr", "b1", "b2", "eps", "weight_decay"),
+    "sgd": ("lr", "momentum", "nesterov"),
+}
+"""The optimizers a ``train`` block may name and their options (optax's names, ``lr`` the
+learning rate, which may also be the one positional argument)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,34 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 SCALAR_KEYS = tuple(CHECKS)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was written: its span (a file's line, or line i of ``--set``), and for
+    a ``--set`` the words messages add (`` in `--set KEY=VALUE` ``)."""
+
+    span: Span | None
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``--set KEY=VALUE``, read: the key, the value as a file would hold it, and where."""
+
+    key: str
+    value: Any
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The settings for an objective, every problem found on the way (each located), and
+    where each ``impl`` and data binding came from (``impl.NAME``/``data.SOURCE`` keys)."""
+
+    settings: Settings
+    problems: tuple[Problem, ...]
+    origins: Mapping[str, Origin]
+
+
 def objective_name(program: Program, objective: str | None) -> str:
     """The objective a run trains: the one named, or the file's last (a lone task counts)."""
     known = [*program.objectives, *program.tasks]
@@ -92,111 +136,226 @@ def objective_name(program: Program, objective: str | None) -> str:
 def resolve(program: Program, objective: str, overrides: Sequence[str] = ()) -> Settings:
     """The settings for training ``objective``: defaults, its ``train`` block, then ``overrides``.
 
-    ``overrides`` are ``KEY=VALUE`` strings as given to ``--set``; later ones win.
+    ``overrides`` are ``KEY=VALUE`` strings as given to ``--set``; later ones win.  Raises
+    the first problem :func:`collect` finds as a ``TrainError``.
     """
+    resolution = collect(program, objective, overrides)
+    if resolution.problems:
+        raise errors.TrainError(resolution.problems[0])
+    return resolution.settings
+
+
+def collect(program: Program, objective: str, overrides: Sequence[str] = ()) -> Resolution:
+    """The settings for ``objective`` (what :func:`resolve` returns when nothing is wrong),
+    with every problem of its ``train`` block and of ``overrides``, located.  A value with
+    a problem is left at its default."""
     spec = program.trainings.get(objective)
-    values: dict[str, Any] = {}
+    found: list[Problem] = []
+    entries: list[tuple[str, Any, Origin]] = []  # plain settings, file first, in order
+    origins: dict[str, Origin] = {f"impl.{n}": Origin(program.impl_spans.get(n))
+                                  for n in program.impls}
     if spec is not None:
-        where = f"in `train {objective}:` ({spec.span})"
-        for key, value in spec.settings.items():
-            values[key] = _checked(key, value, where)
+        entries += [(k, v, Origin(spec.setting_spans.get(k))) for k, v in spec.settings.items()]
+        origins.update({f"data.{s}": Origin(spec.data_spans.get(s)) for s in spec.data})
     impls = dict(program.impls)
     data = dict(spec.data) if spec is not None else {}
-    for text in overrides:
-        key, value = parse_override(text)
-        if key.startswith("impl."):
-            impls[_target(program, key, "learner", (BoxKind.LEARNER, BoxKind.FIXED))] = value
-        elif key.startswith("data."):
-            data[_target(program, key, "data source", (BoxKind.DATA,))] = value
-        else:
-            values[key] = _checked(key, value, "in `--set`")
+    for index, text in enumerate(overrides):
+        override, problems = read_override(index, text)
+        found += problems
+        if override is None:
+            continue
+        key, value, origin = override.key, override.value, override.origin
+        if not key.startswith(("impl.", "data.")):
+            entries.append((key, value, origin))
+            continue
+        kind, kinds, into = (("learner", (BoxKind.LEARNER, BoxKind.FIXED), impls)
+                             if key.startswith("impl.") else
+                             ("data source", (BoxKind.DATA,), data))
+        name, bad = _target(program, key, text, kind, kinds)
+        if bad is not None:
+            found.append(_located(bad, None, origin))  # the key is wrong, not the value
+            continue
+        into[name] = value
+        origins[key] = origin
+    target = program.objective(objective)
+    frozen = frozen_reasons(program, target, impls)
+    checked: dict[str, Any] = {}
+    for key, value, origin in entries:
+        problems = setting_problems(key, value, origin.where)
+        if key == "schedule" and not problems:
+            problems = schedules.problems(value, target, frozen, origin.where)
+        found += [_located(p, value, origin) for p in problems]
+        if not problems:
+            checked[key] = value
+            origins[key] = origin
+    if "schedule" in checked:
+        checked["schedule"] = schedules.parse(checked["schedule"], show(checked["schedule"]),
+                                              target, frozen)
+    settings = dataclasses.replace(Settings(), impls=impls, data=data, **checked)
+    return Resolution(settings, tuple(found), MappingProxyType(origins))
+
+
+def from_json(program: Program, objective: str, plain: Mapping[str, Any]) -> Settings:
+    """The settings :meth:`Settings.to_json` recorded, read back as they were resolved
+    (calls and names re-read by the grammar), without re-reading the ``--set`` texts:
+    for reopening a run whose overrides an older parser read."""
+    values: dict[str, Any] = {}
+    for key in SCALAR_KEYS:
+        if key in plain:
+            value = plain[key]
+            values[key] = parse_value(value) if key in ("optimizer", "schedule") else value
+    impls = {k: parse_value(v) for k, v in plain.get("impls", {}).items()}
+    data = {k: parse_value(v) for k, v in plain.get("data", {}).items()}
     if "schedule" in values:
-        values["schedule"] = parse_schedule(values["schedule"], show(values["schedule"]),
-                                            program.objective(objective))
+        target = program.objective(objective)
+        values["schedule"] = schedules.parse(values["schedule"], show(values["schedule"]),
+                                             target, frozen_reasons(program, target, impls))
     return dataclasses.replace(Settings(), impls=impls, data=data, **values)
 
 
-def _checked(key: str, value: Any, where: str) -> Any:
+def setting_problems(key: str, value: Any, where: str = "") -> list[Problem]:
+    """What is wrong with ``value`` for the plain setting ``key`` (not ``impl.``/``data.``):
+    an unknown key, a value of the wrong type, an unknown optimizer or option."""
     if key not in CHECKS:
-        raise errors.unknown_setting(key, where, SCALAR_KEYS)
+        return [problem("setting-unknown", key=key, where=where, valid=listed(SCALAR_KEYS),
+                        suggestion=suggestion(key, SCALAR_KEYS))]
     check, expected = CHECKS[key]
     if not check(value):
-        raise errors.bad_setting(key, show(value), expected, where)
-    return value
+        return [problem("setting-value", key=key, where=where, expected=expected,
+                        found=show(value))]
+    if key == "optimizer":
+        return optimizer_problems(value, where)
+    return []
 
 
-def _target(program: Program, key: str, kind: str, kinds: tuple[BoxKind, ...]) -> str:
-    """The box named after ``impl.``/``data.`` in ``key``, if the program declares it as one
-    of ``kinds``."""
+def optimizer_problems(spec: Call | Name, where: str = "") -> list[Problem]:
+    """What is wrong with an ``optimizer`` value: its name, its options, their values."""
+    call = Call(spec.name) if isinstance(spec, Name) else spec
+    known = list(OPTIMIZER_OPTIONS)
+    if call.name not in OPTIMIZER_OPTIONS:
+        return [problem("optimizer-unknown", name=call.name, where=where, known=listed(known),
+                        suggestion=suggestion(call.name, known))]
+    valid = OPTIMIZER_OPTIONS[call.name]
+    found = []
+    if len(call.args) > 1:
+        found.append(problem("optimizer-option", name=call.name, where=where,
+                             option=f"#{len(call.args)} (positional)", valid=listed(valid)))
+    options = {**dict(zip(["lr"], call.args, strict=False)), **call.kwargs}
+    for option, value in options.items():
+        if option not in valid:
+            found.append(problem("optimizer-option", name=call.name, where=where, option=option,
+                                 valid=listed(valid), suggestion=suggestion(option, valid)))
+        elif not isinstance(value, int | float):
+            found.append(problem("optimizer-value", name=call.name, where=where, option=option,
+                                 found=show(value)))
+    return found
+
+
+def frozen_reasons(program: Program, objective: Objective,
+                   impls: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Each box of ``objective`` with parameters that no step may update, with why, for
+    messages: ``loaded from runs/clf`` or ``a fixed box``."""
+    chosen = {**program.impls, **(impls or {})}
+    reasons = {}
+    for name in frozen_boxes(program, objective, impls):
+        impl = chosen.get(name)
+        if is_load(impl) and isinstance(impl, Call):
+            path = impl.args[0] if impl.args else impl.kwargs.get("path")
+            reasons[name] = f"loaded from {path if isinstance(path, str) else show(impl)}"
+        else:
+            reasons[name] = "a fixed box"
+    return reasons
+
+
+def _target(program: Program, key: str, text: str, kind: str, kinds: tuple[BoxKind, ...]
+            ) -> tuple[str, Problem | None]:
+    """The box named after ``impl.``/``data.`` in ``key``, or the problem if the program
+    declares no such box of ``kinds``."""
     name = key.partition(".")[2]
     known = [n for n, d in program.declarations.items() if d.kind in kinds]
-    if name not in known:
-        raise errors.unknown_target(kind, name, key, known)
-    return name
+    if name in known:
+        return name, None
+    return name, problem("set-target", text=text, kind=kind, name=name, known=listed(known),
+                         suggestion=suggestion(name, known))
+
+
+def _located(found: Problem, value: Any, origin: Origin) -> Problem:
+    """``found`` at the call that holds the value, else at its line; from a ``--set``, a
+    malformed one is the command line's mistake (exit code 2)."""
+    span = value.span if isinstance(value, Call) and value.span != NOWHERE else None
+    located = found.at(span).at(origin.span)
+    if origin.where and located.code in USAGE_CODES:
+        located = dataclasses.replace(located, usage=True)
+    return located
+
+
+# ---------------------------------------------------------------------- --set
+
+
+def set_span(index: int, text: str, start: int = 0, end: int | None = None) -> Span:
+    """Columns ``start``..``end`` of the ``index``-th ``--set`` (line ``index + 1`` of the
+    pseudo-file ``--set``, whose lines are the overrides as given)."""
+    end = len(text) if end is None else end
+    return Span(SET_FILE, index + 1, start + 1, index + 1, max(end, start + 1) + 1)
+
+
+def read_override(index: int, text: str) -> tuple[Override | None, list[Problem]]:
+    """The ``index``-th ``--set KEY=VALUE``, read as a file would hold its value, with
+    its value's calls located in the ``--set`` pseudo-file; or the problems reading it."""
+    where = f" in `--set {text}`"
+    key, equals, raw = text.partition("=")
+    if not equals:
+        bad = problem("set-no-equals", text=text).at(set_span(index, text))
+        return None, [dataclasses.replace(bad, usage=True)]
+    offset = len(key) + 1 + len(raw) - len(raw.lstrip())
+    try:
+        value = _parse(raw, index, offset)
+    except SyntaxErrors as error:
+        return None, [dataclasses.replace(
+            problem("set-syntax", text=text, reason=d.message, expected=d.expected,
+                    found=d.found).at(_shift(d.span, index, offset) if d.span else None),
+            usage=True) for d in error.diagnostics.errors]
+    span = set_span(index, text, 0, len(text))
+    return Override(key.strip(), value, Origin(span, where)), []
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"steps=500"`` as ``("steps", 500)``; the value as a train block would hold it."""
-    key, equals, raw = text.partition("=")
-    if not equals:
-        raise errors.set_without_equals(text)
-    try:
-        return key.strip(), parse_value(raw)
-    except (SyntaxError, ValueError) as error:
-        raise errors.set_unparsable(text, getattr(error, "msg", None) or str(error)) from None
+    override, problems = read_override(0, text)
+    if override is None:
+        raise errors.TrainError(problems[0])
+    return override.key, override.value
 
 
 def parse_value(text: str) -> Any:
-    """A configuration value written as in a ``.task`` file: ``adam(lr = 1e-3)``, ``[1, 2]``."""
-    return _convert(ast.parse(text.strip(), mode="eval").body)
+    """A configuration value written as in a ``.task`` file: ``adam(lr = 1e-3)``, ``[1, 2]``.
+
+    Raises :class:`taskdsl.parser.SyntaxErrors` for text the grammar does not accept.
+    """
+    from taskdsl.loader import config_value
+
+    return config_value(text, SET_FILE)
 
 
-def _convert(node: ast.expr) -> Any:
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
-        return node.value
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd)
-            and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, int | float)):
-        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
-    if isinstance(node, ast.Name | ast.Attribute):
-        name = _dotted(node)
-        return {"true": True, "false": False}.get(name, Name(name))
-    if isinstance(node, ast.List | ast.Tuple):
-        return tuple(_convert(item) for item in node.elts)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
-        kwargs = {}
-        for keyword in node.keywords:
-            if keyword.arg is None:
-                raise ValueError("`**` is not allowed")
-            kwargs[keyword.arg] = _convert(keyword.value)
-        args = tuple(_convert(arg) for arg in node.args)
-        return Call(_dotted(node.func), args, MappingProxyType(kwargs))
-    raise ValueError(f"`{ast.unparse(node)}` is not a number, string, name, call or list")
+def _parse(raw: str, index: int, offset: int) -> Any:
+    return _relocated(parse_value(raw), index, offset)
 
 
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    raise ValueError(f"`{ast.unparse(node)}` is not a name")
+def _shift(span: Span, index: int, offset: int) -> Span:
+    """A span of a ``--set`` value (line 1 of the value alone) in the ``--set`` pseudo-file."""
+    return Span(SET_FILE, index + 1, span.column + offset, index + 1, span.end_column + offset)
 
 
-def show(value: Any) -> str:
-    """A configuration value in the ``.task`` file's spelling, for messages and config.json."""
+def _relocated(value: Any, index: int, offset: int) -> Any:
+    """``value`` with every call's span moved from the value alone to its ``--set`` line."""
+    if isinstance(value, tuple):
+        return tuple(_relocated(v, index, offset) for v in value)
     if isinstance(value, Call):
-        parts = [show(a) for a in value.args]
-        parts += [f"{k} = {show(v)}" for k, v in value.kwargs.items()]
-        return f"{value.name}({', '.join(parts)})"
-    if isinstance(value, Name):
-        return value.name
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    return repr(value)
+        return Call(value.name, _relocated(value.args, index, offset),
+                    MappingProxyType({k: _relocated(v, index, offset)
+                                      for k, v in value.kwargs.items()}),
+                    _shift(value.span, index, offset) if value.span != NOWHERE else NOWHERE)
+    return value
 
 
 def _jsonable(value: Any) -> Any:

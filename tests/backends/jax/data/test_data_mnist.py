@@ -136,9 +136,9 @@ def test_unset_places_are_said_to_be_unset(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_bad_options_are_data_errors() -> None:
-    with pytest.raises(DataError, match="limit must be an integer >= 1"):
+    with pytest.raises(DataError, match="option `limit` must be an integer >= 1"):
         load_mnist(limit=0)
-    with pytest.raises(DataError, match="split must be one of 'train', 'test'"):
+    with pytest.raises(DataError, match='option `split` must be one of "train", "test"'):
         load_mnist(split="validation")
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from taskdsl.backends.jax.data import LOADERS, DataError, Dataset, load
+from taskdsl.backends.jax.data import (
+    LOADERS,
+    DataError,
+    Dataset,
+    FieldSpec,
+    describe,
+    load,
+    problems,
+)
 
 
 def test_names() -> None:
@@ -16,18 +26,19 @@ def test_unknown_name_lists_choices() -> None:
     with pytest.raises(DataError) as caught:
         load("mnsit")
     message = str(caught.value)
-    assert "did you mean 'mnist'?" in message
+    assert message.startswith("unknown data set `datasets.mnsit`")
+    assert "did you mean `datasets.mnist`?" in message
     for name in LOADERS:
-        assert repr(name) in message
+        assert f"`datasets.{name}`" in message
 
 
 def test_unknown_option_lists_valid_ones() -> None:
     with pytest.raises(DataError) as caught:
         load("sprites", sead=1)
     message = str(caught.value)
-    assert "'sead'" in message
-    assert "did you mean 'seed'?" in message
-    assert "'split', 'n', 'seed', 'size'" in message
+    assert "data set `sprites` has no option `sead`" in message
+    assert "did you mean `seed`?" in message
+    assert "`split`, `n`, `seed`, `size`, `colour`" in message
 
 
 @pytest.mark.parametrize(
@@ -51,3 +62,39 @@ def test_dataset_checks_its_fields() -> None:
     with pytest.raises(DataError, match="not a field"):
         Dataset("x", {"a": np.zeros(3)}, classes={"b": 2})
     assert len(Dataset("x", {"a": np.zeros(3)})) == 3
+
+
+SHARED = Path(__file__).resolve().parents[4].parent / "shared" / "data"
+
+
+def _described(dataset: Dataset) -> dict[str, FieldSpec]:
+    return {name: FieldSpec(array.shape[1:], str(array.dtype), dataset.classes.get(name))
+            for name, array in dataset.fields.items()}
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("digits", {}), ("digits", {"split": "test"}), ("sprites", {"n": 4, "size": 12}),
+    ("sprites", {"n": 2, "colour": "red"}),
+    ("mnist", {"limit": 3, "path": str(SHARED / "mnist")}),
+    ("sentiment", {"length": 7, "max_vocab": 50, "path": str(SHARED / "sentiment")}),
+])
+def test_a_description_is_what_loading_gives(name: str, options: dict) -> None:
+    """What checks read instead of loading (``describe``) is exactly what a run gets: the
+    fields in order, their shapes, dtypes and classes (a vocabulary: at most that many)."""
+    if "path" in options and not Path(options["path"]).is_dir():
+        pytest.skip(f"no {options['path']}")
+    described = describe(name, options)
+    loaded = _described(load(name, **options))
+    assert described is not None and list(described) == list(loaded)
+    for field, spec in described.items():
+        if spec.vocabulary:
+            assert loaded[field].classes is not None and loaded[field].classes <= spec.classes
+            spec = FieldSpec(spec.shape, spec.dtype, loaded[field].classes)
+        assert spec == loaded[field], field
+
+
+def test_problems_are_all_found_without_loading() -> None:
+    found = problems("sprites", {"sead": 1, "split": "val", "n": 0})
+    assert [p.code for p in found] == ["data-option", "data-option-value", "data-option-value"]
+    assert describe("sprites", {"split": "val"}) is None  # nothing is guessed for bad options
+    assert [p.code for p in problems("mnist", {"path": "nowhere"})] in ([], ["data-missing-file"])

@@ -70,7 +70,7 @@ def test_encode_decode_round_trip() -> None:
 def test_max_vocab_keeps_the_most_frequent() -> None:
     tokenizer = Tokenizer.fit(["x x x y y z"], max_vocab=6)
     assert tokenizer.words == ["<pad>", "<unk>", "<bos>", "<eos>", "x", "y"]
-    with pytest.raises(DataError, match="max_vocab must be an integer >= 5"):
+    with pytest.raises(DataError, match="option `max_vocab` must be an integer >= 5"):
         Tokenizer.fit(["x"], max_vocab=4)
 
 

@@ -162,17 +162,17 @@ def test_counterfactual_shape_keeps_extent(sprites) -> None:
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda ds: counterfactual(ds, "size", ds.fields["scale"]), "field must be one of"),
+        (lambda ds: counterfactual(ds, "size", ds.fields["scale"]), "option `field` must be one of"),
         (lambda ds: counterfactual(ds, "colour", ds.fields["colour"] + 6), "0..5"),
         (lambda ds: counterfactual(ds, "colour", ds.fields["colour"][:3]), "600 integers"),
         (lambda ds: counterfactual(ds, "colour", ds.fields["position"][:, 0]), "integers"),
         (lambda ds: render({"shape": ds.fields["shape"]}), "missing: 'colour'"),
         (lambda ds: render(ds.fields | {"area": ds.fields["area"][:, 0]}), "'area' must be"),
         (lambda ds: render(ds.fields | {"position": -ds.fields["position"]}), "non-negative"),
-        (lambda ds: load_sprites(n=-1), "n must be an integer >= 1"),
-        (lambda ds: load_sprites(seed="a"), "seed must be an integer"),
-        (lambda ds: load_sprites(size=4), "size must be an integer >= 8"),
-        (lambda ds: load_sprites(colour="teal"), "colour must be one of"),
+        (lambda ds: load_sprites(n=-1), "option `n` must be an integer >= 1"),
+        (lambda ds: load_sprites(seed="a"), "option `seed` must be an integer"),
+        (lambda ds: load_sprites(size=4), "option `size` must be an integer >= 8"),
+        (lambda ds: load_sprites(colour="teal"), "option `colour` must be one of"),
     ],
 )
 def test_misuse_is_a_data_error(sprites, call, fragment: str) -> None:

@@ -31,9 +31,16 @@ def toy(n: int = N, classes: int = 3) -> data.Dataset:
     )
 
 
+def unlabelled(n: int = N, classes: int = 3) -> data.Dataset:
+    """``toy`` without the number of classes of its labels: only their range is known."""
+    ds = toy(n, classes)
+    return data.Dataset(ds.name, ds.fields)
+
+
 @pytest.fixture(autouse=True)
 def toy_loader(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(data.LOADERS, "toy", toy)
+    monkeypatch.setitem(data.LOADERS, "unlabelled", unlabelled)
 
 
 def request(key: str = "0/1", types: tuple[WireType, ...] = (IMAGE, DIGIT)) -> DataRequest:
@@ -69,14 +76,15 @@ def program_error(call: object, types: tuple[WireType, ...] = (IMAGE, DIGIT)) ->
 
 
 @pytest.mark.parametrize(("call", "types", "expected"), [
-    (None, (IMAGE,), "data source `pairs` is not bound to a data set"),
+    (None, (IMAGE,), "data source `pairs` of `classify` is not bound to a data set"),
     (Name("toy"), (IMAGE,), "`data pairs = toy` does not name a data set"),
     (Call("datasets.toy", (5,)), (IMAGE,), "gives options by position"),
-    (Call("datasets.toi"), (IMAGE,), "unknown data set 'toi' (did you mean 'toy'?)"),
+    (Call("datasets.toi"), (IMAGE,), "unknown data set `datasets.toi`"),
+    (Call("datasets.toi"), (IMAGE,), "did you mean `datasets.toy`?"),
     (Call("datasets.toy", (), {"n": 0}), (IMAGE,), "data set `toy` has no examples"),
     (Call("datasets.toy", (), {"fields": "image"}), (IMAGE,), "`fields` must be a list"),
     (Call("datasets.toy", (), {"fields": ("imag",)}), (IMAGE,),
-     "has no field `imag` (did you mean `image`?)"),
+     "has no field `imag`; expected one of: `image`, `label`, `onehot`; did you mean `image`?"),
     (Call("datasets.toy", (), {"fields": ("image",)}), (IMAGE, DIGIT),
      "declares 2 outputs (Img (Real[2, 2, 1]), Class[3]) but `fields` names 1"),
     (Call("datasets.toy"), (IMAGE,) * 4, "data set `toy` has only 3"),
@@ -86,7 +94,11 @@ def program_error(call: object, types: tuple[WireType, ...] = (IMAGE, DIGIT)) ->
     (Call("datasets.toy", (), {"fields": ("image", "image")}), (IMAGE, DIGIT),
      "a Class[3] wire takes class indices (integers) of shape () or arrays of shape (3,)"),
     (Call("datasets.toy", (), {"classes": 5}), (IMAGE, DIGIT),
-     "with class indices 0..4, but the wire has 3 classes (0..2)"),
+     "with 5 classes, but the wire has 3 classes"),
+    (Call("datasets.toy", (), {"classes": 2}), (IMAGE, DIGIT),  # fewer: silently wrong labels
+     "with 2 classes, but the wire has 3 classes; declare the wire Class[2]"),
+    (Call("datasets.unlabelled", (), {"classes": 5}), (IMAGE, DIGIT),
+     "with class indices 0..4, but the wire has 3 classes"),
 ])
 def test_a_binding_that_does_not_fit_says_why(call: object, types: tuple, expected: str) -> None:
     assert expected in program_error(call, types)

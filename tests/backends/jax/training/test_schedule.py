@@ -19,12 +19,13 @@ import pytest
 import taskdsl
 from taskdsl.backends.jax.lowering.lower import Lowered, lower, make_train_step
 from taskdsl.backends.jax.lowering.step import scheduled
+from taskdsl.backends.jax.training import schedule
 from taskdsl.backends.jax.training.errors import USAGE, TrainError
 from taskdsl.backends.jax.training.runs import load_run
 from taskdsl.backends.jax.training.schedule import SIMULTANEOUS
 from taskdsl.backends.jax.training.settings import resolve
 from taskdsl.backends.jax.training.train import train
-from taskdsl.ir import Program
+from taskdsl.ir import Call, Program
 
 B = 8
 
@@ -104,16 +105,30 @@ def test_without_a_schedule_updates_are_simultaneous(program: Program) -> None:
     ('alternate([disc, "gen"])', "has a group that is not learner names"),
     ("alternate([], gen)", "has a group that is not learner names"),
     ("alternate(disc, gen=1)", "mixes `learner: steps` with groups"),
-    ("alternate(dsc=1, gen=1)", "names `dsc`, which no equation of `game` trains "
-                                r"\(did you mean `disc`\?\); its trained learners are "
-                                "`disc`, `gen`, `aux`"),
+    ("alternate(dsc=1, gen=1)", "names `dsc`, which no equation of `game` trains; "
+                                "expected one of: `disc`, `gen`, `aux`; did you mean `disc`?"),
+    ("alternate(dsc: 1, gen: 1)", "names `dsc`"),  # a file's spelling, in `--set` too
     ("alternate(frozen=1, gen=1)", "names `frozen`, which no equation"),
-    ("3", "setting `schedule` in `--set` must be `simultaneous` or"),
+    ("3", r"setting `schedule` in `--set schedule=3` must be `simultaneous` or"),
 ])
 def test_a_bad_schedule_says_what_is_wrong(program: Program, value: str, message: str) -> None:
     with pytest.raises(TrainError, match=message) as error:
         resolve(program, "game", [f"schedule={value}"])
     assert error.value.exit_code == USAGE
+
+
+def test_a_schedule_cannot_name_a_loaded_learner(program: Program) -> None:
+    """Its steps would update nothing; the message names the run it was loaded from."""
+    with pytest.raises(TrainError) as error:
+        resolve(program, "game", ['impl.gen=load("runs/generator")',
+                                  "schedule=alternate(disc: 1, gen: 1)"])
+    # The file's own schedule is reported first, at its line: it names `gen` too.
+    assert str(error.value).startswith("<input>:27:14: `schedule alternate(disc = 1, gen = 2)` "
+                                       "names `gen`, which is loaded from runs/generator and "
+                                       "never updates")
+    with pytest.raises(TrainError, match="expected one of: `disc`, `aux`"):
+        schedule.parse(Call("alternate", (), {"gen": 1}), "alternate(gen: 1)",
+                       program.objective("game"), {"gen": "loaded from runs/generator"})
 
 
 # ---------------------------------------------------------------- the step

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 import taskdsl
-from taskdsl.backends.jax.training.errors import USAGE, TrainError
-from taskdsl.backends.jax.training.settings import DEFAULT_OPTIMIZER, Settings, parse_value, resolve, show
+from taskdsl.backends.jax.training.errors import PROGRAM, USAGE, TrainError
+from taskdsl.backends.jax.training.settings import (
+    DEFAULT_OPTIMIZER,
+    Settings,
+    from_json,
+    parse_value,
+    resolve,
+    show,
+)
 from taskdsl.ir import Call, Name, Program
 
 SOURCE = """
@@ -98,23 +105,39 @@ def test_an_unknown_key_lists_the_valid_ones() -> None:
         assert f"`{key}`" in message
 
 
-def test_an_unknown_key_in_the_train_block_names_the_block() -> None:
-    message = usage_error([], SOURCE.replace("batch 16", "bacth 16"))
-    assert "unknown setting `bacth` in `train classify:`" in message
-    assert "did you mean `batch`?" in message
+def test_an_unknown_key_in_the_train_block_is_located_and_a_program_error() -> None:
+    with pytest.raises(TrainError) as caught:
+        resolve(program(SOURCE.replace("batch 16", "bacth 16")), "classify")
+    assert caught.value.exit_code == PROGRAM  # the file is wrong, not the command line
+    assert str(caught.value).startswith("<input>:14:5: unknown setting `bacth`")
+    assert "did you mean `batch`?" in str(caught.value)
 
 
 @pytest.mark.parametrize(("override", "expected"), [
-    ("steps=0", "`steps` in `--set` must be a whole number >= 1, not 0"),
+    ("steps=0", "setting `steps` in `--set steps=0` must be a whole number >= 1, not 0"),
     ("batch=1.5", "must be a whole number >= 1, not 1.5"),
-    ("seed=-1", "`seed` in `--set` must be a whole number >= 0"),
+    ("seed=-1", "`seed` in `--set seed=-1` must be a whole number >= 0"),
     ("steps=true", "not true"),
     ("optimizer=3", "must be an optimizer such as `adam(lr = 1e-3)`"),
     ("steps", "has no `=`"),
     ("steps=(1", "cannot read the value in `--set steps=(1`"),
-    ("steps=1 + 2", "`1 + 2` is not a number, string, name, call or list"),
-    ("impl.gte=nets.mlp()", "no learner `gte` (did you mean `get`?)"),
-    ("data.pair=datasets.digits()", "no data source `pair` (did you mean `pairs`?)"),
+    ("steps=1 + 2", "cannot read the value in `--set steps=1 + 2`: expected the end of the line, "
+                    "found `+`"),
+    # What Python's parser took and a file does not: now refused alike.
+    ("steps=1_000", "cannot read the value in `--set steps=1_000`"),
+    ("data.pairs=datasets.digits(split='test')", "cannot read the value"),
+    ("steps=True", "must be a whole number >= 1, not True"),  # a name, as in a file
+    ("impl.gte=nets.mlp()", "the program has no learner `gte`"),
+    ("impl.gte=nets.mlp()", "did you mean `get`?"),
+    ("data.pair=datasets.digits()", "the program has no data source `pair`"),
+    ("data.pair=datasets.digits()", "did you mean `pairs`?"),
 ])
 def test_bad_overrides_say_what_was_expected(override: str, expected: str) -> None:
     assert expected in usage_error([override])
+
+
+def test_recorded_settings_read_back_as_resolved() -> None:
+    """What config.json records is enough to rebuild the settings, overrides included."""
+    settings = resolve(program(), "classify", ["steps=9", "schedule=simultaneous",
+                                               'data.pairs=datasets.digits(split = "test")'])
+    assert from_json(program(), "classify", settings.to_json()) == settings
