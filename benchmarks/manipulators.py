@@ -1,4 +1,4 @@
-"""Manipulators against a conditional-VAE baseline written in the same language (DESIGN §9).
+"""Manipulators against a conditional-VAE baseline written in the same language (docs/design.md §9).
 
 Per domain, trains the manipulator and a conditional VAE used as an editor
 (encode with the label a classifier reads, decode with the asked-for one) on
