@@ -449,7 +449,7 @@ def test_comments_after_code_on_consecutive_lines_share_a_column() -> None:
         """)
 
 
-@pytest.mark.parametrize("path", sorted([*ROOT.glob("examples/*.task"), *ROOT.glob("stdlib/*.task")]),
+@pytest.mark.parametrize("path", sorted(ROOT.glob("[ebs]*/*.task")),  # examples, benchmarks, stdlib
                          ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_shipped_task_file_is_in_canonical_form(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
