@@ -16,21 +16,71 @@ from types import MappingProxyType
 
 from taskdsl import syntax as ast
 from taskdsl.builtins import BUILTINS, STRUCTURAL, BuiltinTypeError
-from taskdsl.diagnostics import Diagnostics
+from taskdsl.diagnostics import Diagnostics, positive_setting
 from taskdsl.ir import Box, BoxKind, Declaration, Diagram, Wire
 from taskdsl.scope import ERROR_TYPE, Scope, Template, compatible, suggest
 from taskdsl.source import Span
 from taskdsl.types import KINDS, WireType
 
+# The most boxes (and uses of defs, each inlined) that one diagram may expand to.
+# Each use of a def inlines a copy of it, so defs of defs grow exponentially: 30
+# levels of `def d = c >> c` are a billion boxes.  Past the budget, elaboration
+# stops with a located `too-large` error instead of running out of memory.  All
+# the diagrams of a file together may spend FILE_BUDGETS budgets, so that many
+# definitions each just under the budget cannot multiply it either.  The
+# environment variable raises (or lowers) the budget.
+MAX_BOXES = 100_000
+MAX_BOXES_VARIABLE = "TASKDSL_MAX_BOXES"
+FILE_BUDGETS = 5
+
+
+def box_budget() -> int:
+    """The budget of each diagram: :data:`MAX_BOXES` unless the environment says otherwise."""
+    return positive_setting(MAX_BOXES_VARIABLE, MAX_BOXES)
+
+
+class TooLarge(Exception):
+    """A diagram past its budget of boxes (or a file past its allowance); raised while
+    inlining, caught (and located) by the def, task or objective being built."""
+
+    def __init__(self, limit: int, whole_file: bool = False):
+        super().__init__(f"more than {limit} boxes")
+        self.limit = limit
+        self.whole_file = whole_file
+
+
+@dataclass
+class Allowance:
+    """What all the diagrams (and objectives) of one file may spend together."""
+
+    total: int = field(default_factory=lambda: FILE_BUDGETS * box_budget())
+    spent: int = 0
+
+    def take(self, amount: int = 1) -> None:
+        """Spend ``amount``; raises :class:`TooLarge` once the file's allowance is gone."""
+        self.spent += amount
+        if self.spent > self.total:
+            raise TooLarge(self.total, whole_file=True)
+
 
 @dataclass
 class Builder:
-    """Boxes and wires under construction, numbered from one pool."""
+    """Boxes and wires under construction, numbered from one pool, within a budget."""
 
     boxes: list[Box] = field(default_factory=list)
     wires: dict[int, Wire] = field(default_factory=dict)
     group: list[str] = field(default_factory=list)
     next_id: int = 0
+    allowance: Allowance = field(default_factory=Allowance)
+    budget: int = field(default_factory=box_budget)
+    spent: int = 0
+
+    def spend(self) -> None:
+        """Count one box (or one use of a def); raises :class:`TooLarge` past the budget."""
+        self.spent += 1
+        if self.spent > self.budget:
+            raise TooLarge(self.budget)
+        self.allowance.take()
 
     def fresh(self) -> int:
         self.next_id += 1
@@ -50,6 +100,7 @@ class Builder:
         span: Span,
         params: tuple = (),
     ) -> list[int]:
+        self.spend()
         outs = [self.wire(t) for t in outputs]
         self.boxes.append(
             Box(self.fresh(), kind, name, tuple(inputs), tuple(outs), params, tuple(self.group), span)
@@ -300,12 +351,12 @@ class Elaborator:
         parts = [self.template(p) for p in expr.parts]
         if any(p is None for p in parts):
             return None
-        result = parts[0]
-        for part, node in zip(parts[1:], expr.parts[1:], strict=True):
-            if not self._meets(result, part, node.span):
+        present = [p for p in parts if p is not None]
+        # The left side of each `>>` gives what its last part gives.
+        for left, right, node in zip(present, present[1:], expr.parts[1:], strict=False):
+            if not self._meets(left, right, node.span):
                 return None
-            result = _then(result, part)
-        return result
+        return _then(present)
 
     def _meets(self, left: Template, right: Template, span: Span) -> bool:
         if len(left.outputs) == len(right.inputs):
@@ -337,21 +388,41 @@ class Elaborator:
         parts = [self.template(p) for p in expr.parts]
         if any(p is None for p in parts):
             return None
-        result = parts[0]
-        for part in parts[1:]:
-            result = _beside(result, part)
-        return result
+        return _beside([p for p in parts if p is not None])
 
 
-def _then(f: Template, g: Template) -> Template:
-    return Template(f"{f.name} >> {g.name}", f.inputs, g.outputs,
-                    lambda b, ws, s: g.apply(b, f.apply(b, ws, s), s))
+def _then(parts: list[Template]) -> Template:
+    """``parts[0] >> parts[1] >> ...`` as one template, applied by a loop: a chain of
+    any length costs no stack (nesting two-part templates would recurse once a part)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def apply(b: Builder, ws: list[int], s: Span) -> list[int]:
+        for part in parts:
+            ws = part.apply(b, ws, s)
+        return ws
+
+    return Template(" >> ".join(p.name for p in parts), parts[0].inputs, parts[-1].outputs,
+                    apply)
 
 
-def _beside(f: Template, g: Template) -> Template:
-    n = len(f.inputs)
-    return Template(f"{f.name} @ {g.name}", f.inputs + g.inputs, f.outputs + g.outputs,
-                    lambda b, ws, s: f.apply(b, ws[:n], s) + g.apply(b, ws[n:], s))
+def _beside(parts: list[Template]) -> Template:
+    """``parts[0] @ parts[1] @ ...`` as one template, applied by a loop (as :func:`_then`)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def apply(b: Builder, ws: list[int], s: Span) -> list[int]:
+        outputs: list[int] = []
+        start = 0
+        for part in parts:
+            end = start + len(part.inputs)
+            outputs.extend(part.apply(b, ws[start:end], s))
+            start = end
+        return outputs
+
+    return Template(" @ ".join(p.name for p in parts),
+                    tuple(t for p in parts for t in p.inputs),
+                    tuple(t for p in parts for t in p.outputs), apply)
 
 
 def _label(expr: ast.Expr) -> str:

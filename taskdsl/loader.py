@@ -105,8 +105,9 @@ class Loader:
                                  available=", ".join(names) or None
                                  if from_stdlib or node.name in names else None)
                 return
-            except (OSError, UnicodeDecodeError) as error:
-                self.diags.error("import-unreadable", node.span, path=key, reason=_reason(error))
+            except (OSError, ValueError) as error:  # ValueError: not UTF-8, or a NUL in the path
+                self.diags.error("import-unreadable", node.span, path=_printable(key),
+                                 reason=_reason(error))
                 return
             self.load_text(text, key)
         imported = self.scopes[key]
@@ -127,11 +128,19 @@ class Loader:
 
 def _display(path: Path) -> str:
     """A path as messages show it: relative to the working directory when inside it."""
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, ValueError):  # a path no system call takes (a NUL byte), or a loop
+        return str(path)
     try:
         return str(resolved.relative_to(Path.cwd()))
-    except ValueError:
+    except (OSError, ValueError):
         return str(resolved)
+
+
+def _printable(text: str) -> str:
+    """``text`` with the characters a terminal would not show (a NUL) written as escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 # What `backends` may be: False (none), True (the installed ones), or the backends to ask.
@@ -160,9 +169,9 @@ def check_file(path: str | Path, *, backends: Backends = False,
     shown = _display(Path(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or a NUL in the path
         diags = Diagnostics()
-        diags.error("import-unreadable", None, path=shown, reason=_reason(error))
+        diags.error("import-unreadable", None, path=_printable(shown), reason=_reason(error))
         empty = check_text("", shown)
         return Result(empty.program, list(diags), {})
     return check_text(text, shown, backends=backends, overrides=overrides)
@@ -190,7 +199,12 @@ def _reason(error: Exception) -> str:
     if isinstance(error, IsADirectoryError):
         return "it is a folder"
     if isinstance(error, UnicodeDecodeError):
-        return "it is not UTF-8 text"
+        data = error.object
+        line = data.count(b"\n", 0, error.start) + 1 if isinstance(data, bytes) else None
+        return (f"it is not UTF-8 text: byte 0x{data[error.start]:02x} at offset {error.start}"
+                f" (line {line})") if line is not None else "it is not UTF-8 text"
+    if isinstance(error, ValueError) and "null" in str(error):
+        return "the path holds a NUL character"
     return getattr(error, "strerror", None) or str(error)
 
 

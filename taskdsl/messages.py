@@ -35,6 +35,10 @@ TEMPLATES: dict[str, Template] = {
         "only names (or `_`) can be bound here", found="{found}",
         help="write `x, y <- source` or `let h = f(x)`",
     ),
+    "too-many-errors": Template(
+        "too many errors: stopping after the first {limit} in this file",
+        help="fix these and check again",
+    ),
     "underscore-use": Template(
         "`_` discards a wire; it cannot be used as a value",
         help="bind the wire to a name to use it",
@@ -131,6 +135,11 @@ TEMPLATES: dict[str, Template] = {
     "box-args": Template("`{name}` takes {wanted}", found="{found}"),
     "def-param-type": Template(
         "parameter `{name}` of `{def_name}` needs a type", help="write `{name}: T`"
+    ),
+    "too-large": Template(
+        "`{name}` is too large to check: it expands to more than {limit} {what}",
+        help="each use of {used} copies it, so {used_plural} built from {used_plural} grow "
+             "fast; use fewer levels, or raise the limit: {variable}=N",
     ),
     "recursive-def": Template(
         "`{name}` is defined in terms of itself: {cycle}",

@@ -53,6 +53,9 @@ MESSAGES: dict[str, str] = {
     ),
     "graphviz-failed": "Graphviz's `{program}` could not draw this: {reason}",
     "format": "cannot tell the picture format from `{path}`: end the name in {formats}",
+    "no-folder": "cannot write `{path}`: there is no folder `{folder}`; make it first "
+                 "(`mkdir -p {folder}`), or write elsewhere",
+    "unwritable": "cannot write `{path}`: {reason}",
     "unknown": "no {what} named `{name}` in {path}; its {what}s: {names}",
     "nothing": "{path} has no tasks, objectives or defs of its own to draw "
                "(a pattern is drawn where a file `use`s it)",
@@ -137,8 +140,21 @@ class Drawing:
         return self.pipe("svg").decode("utf-8")
 
     def write(self, path: str | Path) -> None:
-        """Draw into ``path`` in the format its extension names."""
-        Path(path).write_bytes(self.pipe(format_of(path)))
+        """Draw into ``path`` in the format its extension names.
+
+        A missing folder is an error, not made: a mistyped path should not leave
+        folders behind.  Checked before Graphviz runs, so the error comes at once.
+        """
+        fmt = format_of(path)
+        folder = Path(path).parent
+        if not folder.is_dir():
+            raise RenderError(MESSAGES["no-folder"].format(path=path, folder=folder))
+        picture = self.pipe(fmt)
+        try:
+            Path(path).write_bytes(picture)
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise RenderError(MESSAGES["unwritable"].format(path=path, reason=reason)) from error
 
     def _repr_svg_(self) -> str:
         return self.svg()

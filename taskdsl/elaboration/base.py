@@ -13,7 +13,13 @@ from typing import Any
 
 from taskdsl import syntax as ast
 from taskdsl.diagnostics import Diagnostics
-from taskdsl.diagrams import TemplateSource, resolve_type
+from taskdsl.diagrams import (
+    MAX_BOXES_VARIABLE,
+    Allowance,
+    TemplateSource,
+    TooLarge,
+    resolve_type,
+)
 from taskdsl.ir import Diagram, TrainSpec
 from taskdsl.scope import Scope
 from taskdsl.source import Span
@@ -35,6 +41,7 @@ class ElaborationState(TemplateSource):
         self.trainings: dict[str, TrainSpec] = {}
         # (scope, name) of defs that failed to build: reported once, not rebuilt at each use.
         self.failed: list[tuple[Scope, str]] = []
+        self.allowance = Allowance()  # what the file's diagrams may expand to, together
 
     def _declare(self, scope: Scope, name: str, span: Span) -> bool:
         if name in scope.first_seen or scope.defines(name):
@@ -57,6 +64,17 @@ class ElaborationState(TemplateSource):
         self.diags.error("syntax", span, message=f"`{name}` is nested too deeply to check",
                          help="it is built from a chain of definitions hundreds deep; "
                               "shorten the chain")
+
+    def _too_large(self, span: Span, name: str, error: TooLarge, objective: bool = False) -> None:
+        """Report a def, task or objective that expands past its budget (each use of a
+        def inlines a copy; of an objective, copies its terms) instead of running out
+        of memory."""
+        used = "an objective" if objective else "a def"
+        what = "terms" if objective else "boxes"
+        if error.whole_file:
+            what += " with the rest of the file"
+        self.diags.error("too-large", span, name=name, limit=f"{error.limit:,}", what=what,
+                         used=used, used_plural=used.split()[1] + "s", variable=MAX_BOXES_VARIABLE)
 
     # Steps one part asks of another, defined by the part that owns them.
     def _tasks_and_objectives(self, items: Sequence, scope: Scope, export: Scope,

@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from taskdsl import syntax as ast
 from taskdsl.diagnostics import Diagnostics
-from taskdsl.diagrams import Builder, Elaborator, box_template, finalize, resolve_type
+from taskdsl.diagrams import (
+    Builder,
+    Elaborator,
+    TooLarge,
+    box_template,
+    finalize,
+    resolve_type,
+)
 from taskdsl.elaboration.base import ElaborationState
 from taskdsl.ir import BoxKind, Declaration
 from taskdsl.scope import ERROR_TYPE, Scope, Template, suggest
@@ -40,6 +47,9 @@ class Definitions(ElaborationState):
         except RecursionError:
             self._too_deep(node.span, name)
             template = None
+        except TooLarge as error:
+            self._too_large(node.span, name, error)
+            template = None
         finally:
             self.building.pop()
         if template is not None:
@@ -59,7 +69,7 @@ class Definitions(ElaborationState):
                 self.diags.error("refine-not-learner", node.span, name=node.name,
                                  kind=learner.kind.value)
                 return None
-        builder = Builder()
+        builder = Builder(allowance=self.allowance)
         elaborator = Elaborator(scope, builder, self.diags, self)
         if node.params is None:
             if len(node.body) != 1:
@@ -91,6 +101,7 @@ class Definitions(ElaborationState):
         name = node.name
 
         def apply(b: Builder, ws: list[int], span: Span) -> list[int]:
+            b.spend()  # a use costs, even of a def that adds no box (`def d = id[T]`)
             b.group.append(name)
             try:
                 return body(b, ws, span)

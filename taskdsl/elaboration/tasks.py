@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from taskdsl import syntax as ast
 from taskdsl.builtins import ALL_DIVERGENCES, DIVERGENCES
-from taskdsl.diagrams import Builder, Elaborator, describe, finalize
+from taskdsl.diagrams import Builder, Elaborator, TooLarge, box_budget, describe, finalize
 from taskdsl.elaboration.base import ElaborationState, of
 from taskdsl.ir import BoxKind, Draw, Equation, Objective, Term
 from taskdsl.scope import ERROR_TYPE, Scope, suggest
@@ -27,6 +27,9 @@ class Tasks(ElaborationState):
                 except RecursionError:
                     self._too_deep(node.span, name)
                     continue
+                except TooLarge as error:
+                    self._too_large(node.span, name, error)
+                    continue
                 if equation is not None:
                     scope.tasks[node.name] = equation
                     export.tasks[name] = equation
@@ -42,7 +45,7 @@ class Tasks(ElaborationState):
                 export.objectives[prefix + node.name] = objective
 
     def _task(self, node: ast.Task, scope: Scope, name: str) -> Equation | None:
-        builder = Builder()
+        builder = Builder(allowance=self.allowance)
         errors_before = len(self.diags.errors)
         el = Elaborator(scope, builder, self.diags, self)
         draws: list[Draw] = []
@@ -193,6 +196,7 @@ class Tasks(ElaborationState):
             self.diags.error("objective-cycle", node.span, name=name, cycle=cycle)
             return None
         terms: list[Term] = []
+        budget = box_budget()
         for term in node.terms:
             weight = 1.0 if term.weight is None else float(term.weight)
             if weight <= 0:
@@ -207,6 +211,15 @@ class Tasks(ElaborationState):
                     self._too_deep(term.span, term.name)
                     inner = None
                 if inner is not None:
+                    try:  # nested objectives multiply their terms
+                        if len(terms) + len(inner.terms) > budget:
+                            raise TooLarge(budget)
+                        self.allowance.take(len(inner.terms))
+                    except TooLarge as error:
+                        self._too_large(node.span, name, error, objective=True)
+                        # Kept empty, so that the objectives using it do not build it again.
+                        scope.objectives[name] = Objective(name, (), node.span)
+                        return None
                     terms.extend(Term(weight * t.weight, t.equation) for t in inner.terms)
             else:
                 self.diags.error("undefined", term.span, what="task or objective", name=term.name,

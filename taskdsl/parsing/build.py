@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import cast
 
 from lark import Token, Tree
 
@@ -21,7 +22,12 @@ from taskdsl.source import Span
 
 def parse_statements(text: str, path: str) -> list[ast.Statement]:
     """A whole text's statements; raises Lark's errors, ``IndentError`` and :class:`TooDeep`."""
-    return ToAst(path).build(parse_tree(text, "start"), text)
+    return parse_statements_of(parse_tree(text, "start"), text, path)
+
+
+def parse_statements_of(tree: Tree, text: str, path: str) -> list[ast.Statement]:
+    """The statements of ``tree``, Lark's tree of ``text``; raises :class:`TooDeep`."""
+    return cast("list[ast.Statement]", ToAst(path).build(tree, text))  # rule `start`: a list
 
 
 def _tokens(children: list, kind: str | None = None) -> list[Token]:

@@ -2,18 +2,31 @@
 
 Two start rules: ``start`` (a whole file) and ``config_value`` (one value, as
 ``--set`` gives it).  Lark's analysis of the grammar is cached on disk between
-runs, and the parser object in memory for the process.
+runs (as JSON, never a pickle, and only where no one else can write it: see
+``docs/security.md``), and the parser object in memory for the process.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from lark import Lark, Tree
+from lark import __version__ as lark_version
+from lark.grammar import Rule
 from lark.indenter import Indenter
+from lark.lark import _LOAD_ALLOWED_OPTIONS
+from lark.lexer import TerminalDef
 
 
 class IndentError(Exception):
@@ -35,31 +48,137 @@ class TaskIndenter(Indenter):
 def lark() -> Lark:
     """The parser, built (or loaded from the cache) on first use."""
     grammar = resources.files("taskdsl.grammar").joinpath("task.lark").read_text()
-    return Lark(
-        grammar,
-        parser="lalr",
-        postlex=TaskIndenter(),
-        maybe_placeholders=False,
-        start=["start", "config_value"],
-        cache=_grammar_cache(),
-    )
+    options: dict[str, Any] = {"parser": "lalr", "maybe_placeholders": False,
+                               "start": ["start", "config_value"]}
+    folder = _cache_folder()
+    key = _cache_key(grammar, options)
+    if folder is not None:
+        cached = read_cache(folder / CACHE_NAME, key)
+        if cached is not None:
+            try:
+                return Lark._load_from_dict(cached["data"], cached["memo"],
+                                            postlex=TaskIndenter())
+            except Exception:  # a cache this Lark cannot load: build afresh, and rewrite it
+                pass
+    parser = Lark(grammar, postlex=TaskIndenter(), **options)
+    if folder is not None:
+        data, memo = parser.memo_serialize([TerminalDef, Rule])
+        data["options"] = {n: v for n, v in data["options"].items()
+                           if n not in _LOAD_ALLOWED_OPTIONS}  # as Lark's own cache does
+        write_cache(folder / CACHE_NAME, key, {"data": data, "memo": memo})
+    return parser
 
 
-def _grammar_cache() -> str | bool:
-    """Where Lark keeps the analysed grammar between runs (a tenth of the start-up time).
+# The analysed grammar between runs (a tenth of the start-up time).  Lark's own
+# `cache=` option unpickles its file, so a file planted there runs code; this cache
+# is JSON, read only from a folder and file that no one but the user can write,
+# and checked against a hash of its body.  See docs/security.md.
+CACHE_NAME = "task-grammar.json"
+CACHE_FORMAT = 1
+_TUPLE, _PAIRS = "\x00tuple", "\x00pairs"  # JSON has no tuples and only string keys
 
-    The user's own cache folder, not a shared temporary one, since Lark unpickles it;
-    Lark rebuilds it whenever the grammar, Lark or Python changes.  No cache if the
-    folder cannot be made.
+
+def _cache_folder() -> Path | None:
+    """The user's own cache folder for taskdsl, if it is safe to keep the cache there.
+
+    Made with mode 0700; used only when it is a folder owned by this user that no
+    one else can write (otherwise someone else could plant or swap the cache).
+    None (no cache) where there is no such folder, or no notion of file owners.
     """
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser()) / "taskdsl"
+    if not hasattr(os, "getuid"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    folder = Path(base) / "taskdsl"
     if not folder.is_absolute():  # no home folder to be found
-        return False
+        return None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder if _trusted(os.stat(folder), stat.S_ISDIR) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _trusted(info: os.stat_result, is_kind: Callable[[int], bool]) -> bool:
+    """Of the right kind, owned by this user, and writable by no one else."""
+    return (is_kind(info.st_mode) and info.st_uid == os.getuid()
+            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _cache_key(grammar: str, options: dict[str, Any]) -> str:
+    """What the cache was built from: the grammar, the options, Lark, Python, this format."""
+    what = json.dumps([CACHE_FORMAT, grammar, options, lark_version, sys.version], sort_keys=True)
+    return hashlib.sha256(what.encode()).hexdigest()
+
+
+def read_cache(path: Path, key: str) -> dict[str, Any] | None:
+    """The cached grammar at ``path`` if it is trustworthy and current, else None.
+
+    Opened without following a link and checked on the open file (so it cannot be
+    swapped between check and read): a regular file owned by this user and writable
+    by no one else.  Its first line holds the key it was built for and the SHA-256
+    of the rest, which catches a stale, truncated or damaged file.  Nothing in it is
+    unpickled: it is JSON.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            if not _trusted(os.fstat(file.fileno()), stat.S_ISREG):
+                return None
+            header, _, body = file.read().partition(b"\n")
+        wanted = json.dumps({"key": key, "sha256": hashlib.sha256(body).hexdigest()})
+        if header != wanted.encode():
+            return None
+        payload = json.loads(body, object_hook=_decode)
+    except (OSError, ValueError, RecursionError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) and {"data", "memo"} <= payload.keys() else None
+
+
+def write_cache(path: Path, key: str, payload: dict[str, Any]) -> None:
+    """Write the cache atomically, readable and writable by this user alone; best effort."""
+    try:
+        body = json.dumps(_encode(payload), separators=(",", ":")).encode()
+    except (TypeError, ValueError, RecursionError):  # something JSON cannot hold: no cache
+        return
+    header = json.dumps({"key": key, "sha256": hashlib.sha256(body).hexdigest()}).encode()
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".task-grammar-")  # mode 0600
     except OSError:
-        return False
-    return str(folder / "task-grammar.lark")
+        return
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(header + b"\n" + body)
+        os.replace(temporary, path)
+    except OSError:
+        with suppress(OSError):
+            os.unlink(temporary)
+
+
+def _encode(value: object) -> object:
+    """Lark's serialized grammar as JSON can hold it: tuples and non-string keys tagged."""
+    if isinstance(value, tuple):
+        return {_TUPLE: [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("\x00") for k in value):
+            return {k: _encode(v) for k, v in value.items()}
+        return {_PAIRS: [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+def _decode(obj: dict[str, Any]) -> object:
+    """The inverse of :func:`_encode`, one JSON object at a time."""
+    if len(obj) == 1 and _TUPLE in obj:
+        return tuple(obj[_TUPLE])
+    if len(obj) == 1 and _PAIRS in obj:
+        return dict(obj[_PAIRS])  # a malformed list raises TypeError or ValueError
+    return obj
 
 
 @cache

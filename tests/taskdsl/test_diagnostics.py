@@ -30,6 +30,8 @@ GOLDEN = Path(__file__).parent / "golden" / "errors"
 CASES = sorted(p for p in GOLDEN.glob("*.task") if not p.name.startswith("_"))
 UPDATE = os.environ.get("TASKDSL_UPDATE_GOLDEN") == "1"
 EXPECT = re.compile(r"^# expect (error|warning)\[([a-z-]+)\] (\S+)$", re.MULTILINE)
+# `# env NAME=VALUE`: a case checked with an environment variable set (a lowered limit).
+ENV = re.compile(r"^# env (TASKDSL_[A-Z_]+)=(\S+)$", re.MULTILINE)
 HEADER = re.compile(r"^(\S+):(\d+):(\d+): (error|warning)\[([a-z-]+)\]: \S.*$")
 
 # Codes the checker cannot emit: the grammar already rejects every box without
@@ -79,6 +81,12 @@ def in_golden(monkeypatch: pytest.MonkeyPatch) -> Path:
     return GOLDEN
 
 
+def _environment(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set the variables that the case's ``# env`` lines name."""
+    for name, value in ENV.findall(case.read_text(encoding="utf-8")):
+        monkeypatch.setenv(name, value)
+
+
 def test_there_are_golden_cases() -> None:
     assert len(CASES) >= 60
     for case in CASES:
@@ -86,7 +94,8 @@ def test_there_are_golden_cases() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_golden(case: Path, in_golden: Path) -> None:
+def test_golden(case: Path, in_golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _environment(case, monkeypatch)
     result = check_file(case.name)
     rendered = result.render() + "\n"
     expected_file = case.with_suffix(".expected")
@@ -102,8 +111,9 @@ def test_golden(case: Path, in_golden: Path) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_rendering_shape(case: Path, in_golden: Path) -> None:
+def test_rendering_shape(case: Path, in_golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every diagnostic: a `FILE:LINE:COL: error[code]: message` header, the line, a caret."""
+    _environment(case, monkeypatch)
     result = check_file(case.name)
     for d in result.diagnostics:
         lines = d.render(result.sources).splitlines()
