@@ -21,6 +21,8 @@ COMMANDS = (
     "taskdsl.commands.explain",
     "taskdsl.commands.fmt",
     "taskdsl.commands.render",
+    "taskdsl.commands.prove",
+    "taskdsl.commands.analyse",
 )
 
 
