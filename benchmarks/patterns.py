@@ -33,8 +33,9 @@ import numpy as np
 import taskdsl
 from taskdsl.backends.jax import data
 from taskdsl.backends.jax.evaluation import pictures
-from taskdsl.backends.jax.lowering.lower import Lowered, lower
+from taskdsl.backends.jax.lowering.lower import Lowered
 from taskdsl.backends.jax.training import feed as feeding
+from taskdsl.backends.jax.training.runs import lower_loading
 from taskdsl.backends.jax.training.settings import resolve
 from taskdsl.backends.jax.training.train import RunResult, train
 from taskdsl.ir import Call, Program
@@ -104,7 +105,7 @@ def held_out(trained: Trained, objective: str | None = None) -> dict[str, float]
     result = trained.result
     name = objective or result.objective
     low: Lowered = (result.lowered if name == result.objective
-                    else lower(trained.program, name, impls=result.settings.impls))
+                    else lower_loading(trained.program, name, impls=result.settings.impls))
     bindings = {s: test_split(b) for s, b in result.settings.data.items()}
     sources = feeding.bind(low.data_requests(), bindings, name)
     feed = feeding.Feed(low.data_requests(), sources, EVAL_BATCH, seed=0)

@@ -151,7 +151,9 @@ def _sep(items: Sequence[list[str]]) -> list[str]:
 
 
 def _builtins_giving(t: WireType) -> list[Box]:
-    """The builtins (with their static arguments) that give one wire of type ``t``."""
+    """The builtins (with their static arguments) that give one wire of type ``t``; over
+    ``BASE_TYPES`` they name every builtin of ``taskdsl.builtins.BUILTINS``
+    (``GENERATED_BUILTINS``, which a test checks against the table)."""
     def box(head: list[str], inputs: list[WireType]) -> Box:
         return Box(tuple(head), tuple(inputs), (Wire(t, deps=frozenset(range(len(inputs)))),))
 
@@ -160,11 +162,16 @@ def _builtins_giving(t: WireType) -> list[Box]:
         found = [box([name], [t, t]) for name in ("add", "sub", "mul")]
         found += [box(["neg"], [t]), box(["scale", "[", "0.5", "]"], [t]),
                   box(["sample"], [WireType("Gaussian", t.shape)])]
+    if t.kind in ("Real", "Tokens"):
+        found.append(box(["drop", "[", "0.25", "]"], [t]))
     if t == BASE_TYPES[2]:
         found.append(box(["flatten"], [BASE_TYPES[1]]))
     if t == BASE_TYPES[3]:
         found.append(box(["concat"], [REAL4, REAL4]))
     return found
+
+
+GENERATED_BUILTINS = frozenset(b.head[0] for t in BASE_TYPES for b in _builtins_giving(t))
 
 
 class _Scope:

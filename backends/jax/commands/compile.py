@@ -1,7 +1,9 @@
 """``taskdsl compile FILE -o OUT.py``: an objective as a standalone JAX module.
 
 JAX is not imported here: the module the command writes is text, and the
-lowering it mirrors is only imported when the command runs.
+lowering it mirrors is only imported when the command runs.  The objective's
+``train`` block is read for its update schedule (``schedule alternate(...)``),
+which the module's train step applies as training does.
 """
 
 from __future__ import annotations
@@ -30,15 +32,19 @@ def run(args: argparse.Namespace) -> int:
     from ..lowering.compile import compile_objective, loaded_learners, write_module
     from ..lowering.errors import LowerError
     from ..lowering.lower import find_objective
+    from ..training.errors import TrainError
+    from ..training.settings import resolve
 
     try:
         program = load(args.file)
+        target = find_objective(program, args.objective)
+        phases = resolve(program, target.name).schedule.phases
         if args.output:
-            path = write_module(program, args.output, args.objective)
+            path = write_module(program, args.output, args.objective, phases=phases)
             print(f"wrote {path}")
         else:
-            print(compile_objective(program, args.objective))
-        loaded = loaded_learners(program, find_objective(program, args.objective))
+            print(compile_objective(program, args.objective, phases=phases))
+        loaded = loaded_learners(program, target)
         for name, frozen in loaded.items():
             print(f"note: learner `{name}` is loaded from {frozen.run} and frozen: the module "
                   "takes its apply function and trained parameters from the caller and never "
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     except TaskError as error:
         print(error, file=sys.stderr)
         return 1
-    except LowerError as error:
+    except (LowerError, TrainError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OSError as error:

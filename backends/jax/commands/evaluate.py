@@ -1,7 +1,7 @@
 """``taskdsl eval``, ``taskdsl manipulate`` and ``taskdsl demo``: judging and using manipulators.
 
-    taskdsl eval RUN_DIR [--judge RUN_DIR] [--split test] [-n 1000]
-    taskdsl manipulate RUN_DIR --input FILE --to CLASS [-o OUT] [--strength 1.0]
+    taskdsl eval RUN_DIR [--judge RUN_DIR] [--split test] [-n 1000] [--seed 0]
+    taskdsl manipulate RUN_DIR --input FILE --to CLASS [-o OUT] [--strength 1.0] [--seed 0]
     taskdsl demo [--out demo_out] [--fast]
 
 JAX is imported only when a command runs, so registering these costs the other
@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("-n", type=int, default=1000, metavar="N",
                        help="how many examples (default: 1000)")
     judge.add_argument("--quiet", action="store_true", help="no progress bar for the judge")
+    judge.add_argument("--seed", type=int, default=0, metavar="SEED",
+                       help="seeds the manipulator's random boxes (e.g. a sampling editor's "
+                            "noise), recorded in eval.json (default: 0)")
     judge.set_defaults(handler=run_eval)
 
     edit = subparsers.add_parser(
@@ -51,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--strength", type=float, default=1.0, metavar="S",
                       help="how far to edit, from 0 (what the classifier reads) to 1 (the "
                            "asked-for class)")
+    edit.add_argument("--seed", type=int, default=0, metavar="SEED",
+                      help="seeds the manipulator's random boxes: the same seed, the same edits "
+                           "(default: 0)")
     edit.set_defaults(handler=run_manipulate)
 
     demo = subparsers.add_parser(
@@ -68,7 +74,8 @@ def run_eval(args: argparse.Namespace) -> int:
     def body() -> int:
         from ..evaluation.evaluate import evaluate, table
 
-        result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet)
+        result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet,
+                          seed=args.seed)
         print(table(result))
         return 0
 
@@ -79,7 +86,8 @@ def run_manipulate(args: argparse.Namespace) -> int:
     def body() -> int:
         from ..evaluation.manipulate import manipulate
 
-        written = manipulate(args.run_dir, args.input, args.to, args.out, args.strength, args.like)
+        written = manipulate(args.run_dir, args.input, args.to, args.out, args.strength, args.like,
+                             seed=args.seed)
         print(f"wrote {written}")
         return 0
 

@@ -1,4 +1,4 @@
-"""Judging a manipulator by what it does (DESIGN §9), with a classifier it never trained against.
+"""Judging a manipulator by what it does (docs/design.md), with a classifier it never trained against.
 
 The figures, on held-out examples ``x`` with true attribute ``y``, and targets
 ``a`` drawn uniformly among the classes other than ``y``:
@@ -389,12 +389,16 @@ def write_edits(manipulator: Manipulator, judge: Judge, dataset: Dataset, out: P
 
 def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: str = "test",
              n: int = 1000, out: str | Path | None = None, judge_steps: int = JUDGE_STEPS,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, seed: int = 0) -> dict[str, Any]:
     """Judge the manipulator in ``run_dir`` on ``n`` examples of ``split``; write ``eval.json``
-    and the pictures to ``out`` (default: the run folder) and return what eval.json holds."""
+    and the pictures to ``out`` (default: the run folder) and return what eval.json holds.
+
+    ``seed`` seeds the manipulator's random boxes (a sampling editor's noise; ``drop`` is
+    off at inference), so an evaluation is reproducible from it; eval.json records it.
+    """
     if n < 1:
         raise errors.bad_count(n)
-    manipulator = find_manipulator(load_run(run_dir))
+    manipulator = find_manipulator(load_run(run_dir, seed=seed))
     if judge_dir is None:
         judge = cached_judge(manipulator, judge_steps, progress)
     elif Path(judge_dir).resolve() == manipulator.run.directory.resolve():
@@ -411,6 +415,7 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
         "get": manipulator.get,
         "put": manipulator.put,
         "split": split,
+        "seed": seed,
         "n": len(dataset),
         "attribute": manipulator.fields[1],
         "classes": list(manipulator.class_names),

@@ -210,21 +210,21 @@ def write_states(manipulator: Manipulator, edits: np.ndarray, out: Path) -> None
 
 def manipulate(run_dir: str | Path, input: str | Path, to: str | None = None,
                out: str | Path | None = None, strength: float = 1.0,
-               like: str | Path | None = None) -> Path:
+               like: str | Path | None = None, seed: int = 0) -> Path:
     """Edit the images or sentences in ``input`` to have class ``to``, or the class ``get``
     reads on ``like`` (attribute transfer, ``put(x, get(x'))``); returns the file written.
 
     ``like`` holds one input for all, or one per input.  ``out`` defaults to
     ``INPUT_to_CLASS`` (``INPUT_like_LIKE``) with the input's suffix.  Images go to
     ``.npz`` (an ``images`` array) or ``.png`` (one image, or a row of them); sentences to
-    text.
+    text.  ``seed`` seeds the manipulator's random boxes: the same seed, the same edits.
     """
     if (to is None) == (like is None):
         raise errors.to_or_like()
     if not 0.0 <= strength <= 1.0:
         raise errors.bad_strength(strength)
     source = Path(input)
-    manipulator = find_manipulator(load_run(run_dir))
+    manipulator = find_manipulator(load_run(run_dir, seed=seed))
     if to is not None:
         target = manipulator.class_index(to)
         suffix = f"to_{manipulator.class_names[target]}"

@@ -1,16 +1,19 @@
-"""The fixed builtin boxes: pure functions on ``Value``s that the lowering calls by name.
+"""The builtin boxes: each one plain JAX function over arrays, and the table that says how
+to call it.
 
-Every entry of ``BUILTINS`` is called the same way::
+These functions are the builtins' one definition.  The interpreter
+(``interpret.py``) calls them on wire arrays while tracing a loss or a loaded
+run's refinement, and ``compile`` copies their source verbatim into the modules
+it writes, so there is nothing to keep in step.  Every function is called as::
 
-    outputs = BUILTINS[name](inputs, params, key, out_types, batch=B)
+    fn(key?, batch_size?, *inputs, *params, **statics(out_type))
 
-``inputs`` are the input wires' values, ``params`` the box's static
-parameters (``scale``'s factor, ``const``'s value), ``key`` a PRNG key (only
-random boxes use it; see ``Builtin.needs_key``), ``out_types`` the output
-wires' types, and ``batch`` the batch size, which only sources (boxes with no
-inputs) need.  The result is a tuple of output values.  Each entry checks its
-call (arity, parameters, key, batch) and the kinds it meets before computing,
-at trace time.
+``key`` (a PRNG key) only for random boxes (``Builtin.needs_key``),
+``batch_size`` only for sources (no inputs), ``params`` the box's static
+parameters (``scale``'s factor, ``drop``'s probability, ``const``'s value),
+and ``statics`` the keyword arguments a box reads from its output wire's type
+(its shape, its kind).  Each returns the array on its one output wire, in the
+wire's representation (``values.py``): float32, one-hot on ``Class``/``Tokens``.
 
 | builtin | inputs | params | output | key |
 |---|---|---|---|---|
@@ -25,55 +28,195 @@ at trace time.
 | ``uniform`` | | | Class, Tokens, Binary, Real | yes |
 | ``normal`` | | | Real, ``N(0, I)`` | yes |
 
+Modes: a box with ``train_only`` (``drop``) is the identity at inference
+(``Run.call``, ``taskdsl eval``, ``taskdsl manipulate``), like dropout in any
+framework; ``sample`` and random sources still draw there, from the caller's key.
+
 A constant on a Class or Tokens wire is a class index (one-hot at every
 position); on a Gaussian wire it is the mean, with log-variance 0.
+
+Adding a builtin: its function and its row in ``BUILTINS`` here, and its typing
+rule in the checker's table (``taskdsl/builtins.py``); nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from taskdsl.types import KINDS, WireType
 
-from .values import CATEGORICAL_KINDS, Value, bad_call, bad_class_index, wrong_kind
-
-# ``(inputs, params, key, out_type, batch) -> output``: the body of a one-output builtin.
-Body = Callable[[tuple[Value, ...], tuple, jax.Array | None, WireType, int | None], Value]
+from .values import (
+    CATEGORICAL_KINDS,
+    Value,
+    bad_call,
+    bad_class_index,
+    categorical,
+    wrong_kind,
+)
 
 _ALL_KINDS = frozenset(KINDS)
 _REAL = frozenset({"Real"})
 
 
+# ---------------------------------------------------------------------------
+# The builtins' meaning, on arrays.
+
+
+def add(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Elementwise sum."""
+    return x + y
+
+
+def sub(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Elementwise difference."""
+    return x - y
+
+
+def mul(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Elementwise product."""
+    return x * y
+
+
+def neg(x: jax.Array) -> jax.Array:
+    """Elementwise negation."""
+    return -x
+
+
+def scale(x: jax.Array, k: float) -> jax.Array:
+    """``k · x`` for a constant ``k``."""
+    return x * k
+
+
+def concat(*xs: jax.Array) -> jax.Array:
+    """The inputs joined along the last axis."""
+    return jnp.concatenate(xs, axis=-1)
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    """Each example as one flat vector."""
+    return x.reshape(x.shape[0], -1)
+
+
+def sample(key: jax.Array, gaussian: jax.Array) -> jax.Array:
+    """A reparameterised draw from a ``(batch, 2, ...)`` stack of mean and log-variance,
+    so that gradients reach both."""
+    mean, logvar = gaussian[:, 0], gaussian[:, 1]
+    return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
+
+
+def drop(key: jax.Array, x: jax.Array, p: float, words: bool = False) -> jax.Array:
+    """Zero each number, or with ``words`` each word's whole distribution (no word at all),
+    with probability p; no rescaling, so a dropped word reads as nothing, not as a rarer one."""
+    shape = (*x.shape[:-1], 1) if words else x.shape
+    keep = jax.random.bernoulli(key, 1 - p, shape)
+    return jnp.where(keep, x, 0.0)
+
+
+def const(batch_size: int, c: float, shape: tuple[int, ...], kind: str) -> jax.Array:
+    """The constant ``c`` on every example: a class index on Class/Tokens wires, the mean
+    (log-variance 0) on Gaussian ones."""
+    if kind in ("Class", "Tokens"):
+        return categorical(jnp.full((batch_size, *shape[:-1]), c, jnp.int32), shape[-1])
+    if kind == "Gaussian":
+        mean = jnp.broadcast_to(jnp.asarray(c, jnp.float32), (batch_size, *shape[1:]))
+        return jnp.stack([mean, jnp.zeros_like(mean)], axis=1)
+    return jnp.broadcast_to(jnp.asarray(c, jnp.float32), (batch_size, *shape))
+
+
+def uniform(key: jax.Array, batch_size: int, shape: tuple[int, ...], kind: str) -> jax.Array:
+    """A uniform class (one-hot, per position for Tokens), fair bits, or U[0, 1) reals."""
+    if kind in ("Class", "Tokens"):
+        indices = jax.random.randint(key, (batch_size, *shape[:-1]), 0, shape[-1])
+        return categorical(indices, shape[-1])
+    if kind == "Binary":
+        return jax.random.bernoulli(key, 0.5, (batch_size, *shape)).astype(jnp.float32)
+    return jax.random.uniform(key, (batch_size, *shape))
+
+
+def normal(key: jax.Array, batch_size: int, shape: tuple[int, ...]) -> jax.Array:
+    """Standard normal reals."""
+    return jax.random.normal(key, (batch_size, *shape))
+
+
+# ---------------------------------------------------------------------------
+# How to call them.
+
+Statics = Callable[[WireType], dict[str, Any]]
+
+
+def _no_statics(out_type: WireType) -> dict[str, Any]:
+    return {}
+
+
+def _shape(out_type: WireType) -> dict[str, Any]:
+    return {"shape": out_type.value_shape}
+
+
+def _shape_and_kind(out_type: WireType) -> dict[str, Any]:
+    return {"shape": out_type.value_shape, "kind": out_type.kind}
+
+
+def _words(out_type: WireType) -> dict[str, Any]:
+    return {"words": out_type.kind == "Tokens"}
+
+
+def _class_index(params: tuple, out_type: WireType) -> None:
+    """A constant on a categorical wire must be one of its classes."""
+    (c,) = params
+    if out_type.kind in CATEGORICAL_KINDS and (
+            not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < out_type.value_shape[-1]):
+        raise bad_class_index(out_type, c)
+
+
+def _any_params(params: tuple, out_type: WireType) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Builtin:
-    """A fixed box: its body, and the contract the lowering must call it by.
+    """A builtin box: its function, and the contract every caller calls it by.
 
     ``arity`` is the number of inputs (``None``: one or more), ``n_params`` the
     number of static parameters; ``accepts`` and ``produces`` are the kinds of
-    its input and output wires.  Every builtin has one output.
+    its input and output wires.  ``statics`` gives the keyword arguments the
+    function reads from the output type, ``check`` refuses static parameters
+    that do not fit it.  ``train_only``: the identity at inference.  Every
+    builtin has one output.
     """
 
     name: str
-    body: Body
+    fn: Callable[..., jax.Array]
     arity: int | None
     accepts: frozenset[str] = _REAL
     produces: frozenset[str] = _REAL
     n_params: int = 0
     needs_key: bool = False
+    statics: Statics = field(default=_no_statics)
+    check: Callable[[tuple, WireType], None] = field(default=_any_params)
+    train_only: bool = False
 
     @property
     def is_source(self) -> bool:
-        """Whether the box has no inputs, so the lowering must give it the batch size."""
+        """Whether the box has no inputs, so its caller must give it the batch size."""
         return self.arity == 0
 
+    def arguments(self, key: Any, batch: Any, inputs: tuple[Any, ...], params: tuple,
+                  out_type: WireType) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``fn``'s positional and keyword arguments: the one calling convention, shared by
+        the interpreter (with arrays or code).  Call ``check`` first."""
+        leading = (*((key,) if self.needs_key else ()), *((batch,) if self.is_source else ()))
+        return (*leading, *inputs, *params), self.statics(out_type)
+
     def __call__(self, inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
-                 out_types: tuple[WireType, ...], *, batch: int | None = None
-                 ) -> tuple[Value, ...]:
-        """Check the call against the contract at trace time, then run the body."""
+                 out_types: tuple[WireType, ...], *, batch: int | None = None,
+                 train: bool = True) -> tuple[Value, ...]:
+        """The box on wire values, its call checked against the contract first (at trace
+        time): what a test or a caller outside a diagram uses."""
         if self.arity is None and not inputs:
             raise bad_call(self.name, "takes one or more inputs, got none")
         if self.arity is not None and len(inputs) != self.arity:
@@ -90,90 +233,34 @@ class Builtin:
         for side, kind, allowed in [*sides, ("output", out_types[0].kind, self.produces)]:
             if kind not in allowed:
                 raise wrong_kind("builtin", self.name, kind, allowed, side)
-        return (self.body(inputs, params, key, out_types[0], batch),)
-
-
-def _lift(op: Callable[..., jax.Array]) -> Body:
-    """The body of a deterministic box: ``op`` on the input arrays, then the params."""
-
-    def body(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
-             out_type: WireType, batch: int | None) -> Value:
-        return Value.from_data(op(*(v.array for v in inputs), *params), out_type)
-
-    return body
-
-
-def _sample(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
-            out_type: WireType, batch: int | None) -> Value:
-    """Reparameterised draw, so gradients reach the Gaussian's mean and log-variance."""
-    (gaussian,) = inputs
-    mean, logvar = gaussian.array[:, 0], gaussian.array[:, 1]
-    noise = jax.random.normal(key, mean.shape, mean.dtype)
-    return Value.from_data(mean + jnp.exp(0.5 * logvar) * noise, out_type)
-
-
-def _drop(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
-          out_type: WireType, batch: int | None) -> Value:
-    """Zero each number, or each word's whole distribution (no word at all), with
-    probability p; no rescaling, so a dropped word reads as nothing, not as a rarer one."""
-    (x,), (p,) = inputs, params
-    shape = (*x.array.shape[:-1], 1) if x.wire_type.kind == "Tokens" else x.array.shape
-    keep = jax.random.bernoulli(key, 1 - p, shape)
-    return Value.from_data(jnp.where(keep, x.array, 0.0), out_type)
-
-
-def _const(inputs: tuple[Value, ...], params: tuple, key: jax.Array | None,
-           out_type: WireType, batch: int) -> Value:
-    """The constant ``c`` on every example; a class index on categorical wires."""
-    (c,) = params
-    shape = out_type.value_shape
-    if out_type.kind in CATEGORICAL_KINDS:
-        if not isinstance(c, int) or not 0 <= c < shape[-1]:
-            raise bad_class_index(out_type, c)
-        return Value.from_data(jnp.full((batch, *shape[:-1]), c, jnp.int32), out_type)
-    if out_type.kind == "Gaussian":
-        mean = jnp.broadcast_to(jnp.asarray(c, jnp.float32), (batch, *shape[1:]))
-        return Value.from_data(jnp.stack([mean, jnp.zeros_like(mean)], axis=1), out_type)
-    return Value.from_data(jnp.broadcast_to(jnp.asarray(c, jnp.float32), (batch, *shape)),
-                           out_type)
-
-
-def _uniform(inputs: tuple[Value, ...], params: tuple, key: jax.Array,
-             out_type: WireType, batch: int) -> Value:
-    """A uniform class (one-hot, per position for Tokens), fair bits, or U[0, 1) reals."""
-    shape = out_type.value_shape
-    if out_type.kind in CATEGORICAL_KINDS:
-        *index_shape, classes = shape
-        data = jax.random.randint(key, (batch, *index_shape), 0, classes)
-    elif out_type.kind == "Binary":
-        data = jax.random.bernoulli(key, 0.5, (batch, *shape))
-    else:
-        data = jax.random.uniform(key, (batch, *shape))
-    return Value.from_data(data, out_type)
-
-
-def _normal(inputs: tuple[Value, ...], params: tuple, key: jax.Array,
-            out_type: WireType, batch: int) -> Value:
-    """Standard normal reals."""
-    return Value.from_data(jax.random.normal(key, (batch, *out_type.value_shape)), out_type)
+        self.check(params, out_types[0])
+        if self.train_only and not train:
+            return (Value(inputs[0].array, out_types[0]),)
+        args, kwargs = self.arguments(key, batch, tuple(v.array for v in inputs), params,
+                                      out_types[0])
+        return (Value.from_data(self.fn(*args, **kwargs), out_types[0]),)
 
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
-        Builtin("add", _lift(jnp.add), arity=2),
-        Builtin("sub", _lift(jnp.subtract), arity=2),
-        Builtin("mul", _lift(jnp.multiply), arity=2),
-        Builtin("neg", _lift(jnp.negative), arity=1),
-        Builtin("scale", _lift(jnp.multiply), arity=1, n_params=1),
-        Builtin("concat", _lift(lambda *xs: jnp.concatenate(xs, axis=-1)), arity=None),
-        Builtin("flatten", _lift(lambda x: x.reshape(x.shape[0], -1)), arity=1),
-        Builtin("sample", _sample, arity=1, accepts=frozenset({"Gaussian"}), needs_key=True),
-        Builtin("drop", _drop, arity=1, accepts=frozenset({"Real", "Tokens"}),
-                produces=frozenset({"Real", "Tokens"}), n_params=1, needs_key=True),
-        Builtin("const", _const, arity=0, produces=_ALL_KINDS, n_params=1),
-        Builtin("uniform", _uniform, arity=0, needs_key=True,
+        Builtin("add", add, arity=2),
+        Builtin("sub", sub, arity=2),
+        Builtin("mul", mul, arity=2),
+        Builtin("neg", neg, arity=1),
+        Builtin("scale", scale, arity=1, n_params=1),
+        Builtin("concat", concat, arity=None),
+        Builtin("flatten", flatten, arity=1),
+        Builtin("sample", sample, arity=1, accepts=frozenset({"Gaussian"}), needs_key=True),
+        Builtin("drop", drop, arity=1, accepts=frozenset({"Real", "Tokens"}),
+                produces=frozenset({"Real", "Tokens"}), n_params=1, needs_key=True,
+                statics=_words, train_only=True),
+        Builtin("const", const, arity=0, produces=_ALL_KINDS, n_params=1,
+                statics=_shape_and_kind, check=_class_index),
+        Builtin("uniform", uniform, arity=0, needs_key=True, statics=_shape_and_kind,
                 produces=frozenset({"Class", "Tokens", "Binary", "Real"})),
-        Builtin("normal", _normal, arity=0, needs_key=True),
+        Builtin("normal", normal, arity=0, needs_key=True, statics=_shape),
     )
 }
+"""Every builtin, and the random sources' distributions and constants, which are builtins
+too: a ``random`` box runs the builtin its distribution names, a ``const`` box ``const``."""

@@ -1,4 +1,4 @@
-"""Every message the lowering (``lower.py``, ``compile.py``) raises, composed in one place.
+"""Every message the lowering (``lower.py``, ``interpret.py``, ``compile.py``) raises, composed in one place.
 
 A ``LowerError`` is a problem with how a checked program is implemented or
 fed: an ``impl`` line, an optimizer spec, a batch that does not match the
@@ -153,3 +153,46 @@ def bad_optimizer_option(name: str, option: str, valid: Iterable[str]) -> LowerE
 
 def bad_optimizer_value(name: str, option: str, value: object) -> LowerError:
     return LowerError(f"option `{option}` of optimizer `{name}` must be a number, got {value!r}")
+
+
+def load_unresolved(learner: str, path: Path) -> LowerError:
+    return LowerError(
+        f"`impl {learner} = load(\"{path}\")` was not resolved: the lowering reads no runs; "
+        "lower with `training.runs.lower_loading(...)`, which loads them, or pass "
+        "`loaded={...}` to `lower`"
+    )
+
+
+def draw_outside_equation(source: str) -> LowerError:
+    return LowerError(
+        f"data source `{source}` is drawn outside an equation; only a task's `<-` draws data"
+    )
+
+
+def unknown_builtin(name: str, known: Iterable[str]) -> LowerError:
+    return LowerError(
+        f"the JAX backend has no builtin `{name}`; it has {_listed(known)} "
+        "(a builtin needs its function in `lowering/builtins.py`)"
+    )
+
+
+def schedule_learner(learner: str, trained: Iterable[str]) -> LowerError:
+    return LowerError(
+        f"the schedule names `{learner}`, which no equation of the objective trains; "
+        f"the trained learners are {_listed(trained)}"
+    )
+
+
+def schedule_not_given(objective: str) -> LowerError:
+    return LowerError(
+        f"the train block of `{objective}` has a `schedule`, and no phases were given to "
+        "compile it with; pass `phases=settings.schedule.phases` (as `taskdsl compile` does), "
+        "so that the module's train step updates the learners as training does"
+    )
+
+
+def emitted_name_clash(name: str) -> LowerError:
+    return LowerError(
+        f"two functions the lowering emits are both called `{name}`; rename one, since "
+        "`taskdsl compile` copies them into one module"
+    )

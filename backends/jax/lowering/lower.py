@@ -1,16 +1,17 @@
 """Lowering: from a checked objective (IR) to one differentiable JAX loss and a jitted train step.
 
-For ``objective = Σ αᵢ · taskᵢ`` the loss is (DESIGN §5)::
+For ``objective = Σ αᵢ · taskᵢ`` the loss is (docs/design.md, "Dynamic semantics")::
 
     loss(θ) = Σᵢ αᵢ · mean over the batch of Σ_wires Dᵢ(lhsᵢ, rhsᵢ)
 
 How the IR becomes that function:
 
-* ``lower`` turns every equation into a *plan*: a straight list of steps, one
-  per box, with the boxes that both sides share (a draw, a ``let``; same id on
-  both sides) listed once, so they are computed once and both sides see the
-  same sample.  Copies alias their input wire; discards compute nothing.  All
-  Python loops run while tracing; the jitted step is straight-line XLA.
+* ``lower`` turns every equation into a plan (``interpret.plan_equation``): a
+  straight list of steps, one per box, with the boxes that both sides share (a
+  draw, a ``let``; same id on both sides) listed once, so they are computed once
+  and both sides see the same sample.  The interpreter defines what each box
+  kind means; ``compile`` writes the same plans out as a module.  All Python
+  loops run while tracing; the jitted step is straight-line XLA.
 * Each equation runs on ``routing.route(params, trains)``: learners it does not
   train get their *parameters* behind ``stop_gradient``, so gradient still
   flows through them to the learners upstream.  One ``jax.value_and_grad`` over
@@ -24,15 +25,18 @@ How the IR becomes that function:
   them for the divergence and passes probabilities downstream.
 
 Loaded models (``impl get = load("runs/clf")``, ``learner = "name"`` when the run
-calls it otherwise): the run is read back with ``runs.load_run``, and ``get``
-takes that run's net and its latest checkpoint's parameters.  It is *frozen*:
+calls it otherwise): the lowering reads no runs.  The caller resolves them
+(``training.runs.lower_loading`` loads each run) and passes ``loaded={name:
+LoadedLearner(...)}``, and ``get`` takes that run's net and its latest
+checkpoint's parameters.  It is *frozen*:
 no equation trains it (it is left out of every equation's ``trains`` and of
 ``Lowered.trained``, so it gets no gradient and no optimizer state, and runs
 behind ``stop_gradient`` on its parameters), while gradient still flows through
 it to the learners upstream.  A ``trains`` clause that names it is an error; a
 default ``trains`` (every learner in the equation) silently leaves it out.  A
-``fixed`` box is implemented the same way and only so.  Relative run paths are
-read from the current directory, like ``taskdsl train --out``.
+``fixed`` box is implemented the same way and only so.  Which boxes are frozen
+and which learners each equation trains is ``taskdsl.queries``' answer
+(``frozen_boxes``, ``equation_trains``, ``trained_learners``), nowhere else.
 
 Default architectures, for a learner without an ``impl`` line: the first of
 ``unet`` (image and conditioning to an image of the same size), ``cnn`` (image
@@ -53,34 +57,32 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from taskdsl.ir import Box, BoxKind, Call, Declaration, Equation, Name, Objective, Program
+from taskdsl.ir import BoxKind, Call, Declaration, Name, Objective, Program
 from taskdsl.queries import (
     LOAD,
     DataRequest,
     data_requests,
-    draw_key,
+    equation_trains,
+    frozen_boxes,
+    is_load,
     metric_names,
     trained_learners,
-    unique_boxes,
     with_params,
 )
-from taskdsl.types import Signature, WireType
+from taskdsl.types import Signature
 
-from ..evaluation.errors import EvalError
 from ..nets import NETS, NetError, build
-from ..training.errors import TrainError
 from . import errors
-from .builtins import BUILTINS
-from .divergences import Divergence, divergence
 from .errors import LowerError
-from .routing import route
+from .interpret import Context, EquationPlan, equation_value, plan_equation
 from .step import train_step
-from .values import Value
 
 __all__ = [
     "DEFAULT_NETS",
     "OPTIMIZERS",
     "DataRequest",
+    "Learner",
+    "LoadedLearner",
     "LowerError",
     "Lowered",
     "data_requests",
@@ -104,150 +106,22 @@ DEFAULT_NETS = ("unet", "cnn", "conv_decoder", "text_editor", "text_encoder", "t
 
 
 # ---------------------------------------------------------------------------
-# Plans: one equation as straight-line steps over wire ids.
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What a step may read while one equation is traced."""
-
-    params: Mapping[str, Any]  # routed for this equation
-    batch: Batch
-    key: jax.Array  # already folded with the equation index
-    batch_size: int
-
-
-Op = Callable[[_Context, tuple[Value, ...]], tuple[Value, ...]]
-
-
-@dataclass(frozen=True)
-class _Step:
-    op: Op
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """One term of the objective, ready to trace."""
-
-    name: str  # its metric name (the equation's name, made unique)
-    index: int
-    weight: float
-    trains: frozenset[str]
-    steps: tuple[_Step, ...]
-    lhs: tuple[int, ...]
-    rhs: tuple[int, ...]
-    divergences: tuple[Divergence, ...]
-
-    def value(self, params: Mapping[str, Any], batch: Batch, key: jax.Array,
-              batch_size: int) -> jax.Array:
-        """This equation's own (unweighted) loss: mean over the batch of its summed divergences."""
-        ctx = _Context(route(params, self.trains), batch, jax.random.fold_in(key, self.index),
-                       batch_size)
-        wires: dict[int, Value] = {}
-        for step in self.steps:
-            outputs = step.op(ctx, tuple(wires[w] for w in step.inputs))
-            wires.update(zip(step.outputs, outputs, strict=True))
-        per_example = sum(d(wires[lw], wires[rw])
-                          for d, lw, rw in zip(self.divergences, self.lhs, self.rhs, strict=True))
-        return jnp.mean(per_example)
-
-
-
-
-
-def _copy_op(n: int) -> Op:
-    """A copy's ``n`` outputs carry its input's value (the same arrays, not new ones)."""
-
-    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
-        return inputs * n
-
-    return op
-
-
-def _data_op(key: str, source: str, types: tuple[WireType, ...]) -> Op:
-    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
-        if key not in ctx.batch:
-            raise errors.missing_draw(key, source, ctx.batch)
-        arrays = ctx.batch[key]
-        if len(arrays) != len(types):
-            raise errors.wrong_draw_arity(key, source, len(types), len(arrays))
-        return tuple(Value.from_data(a, t) for a, t in zip(arrays, types, strict=True))
-
-    return op
-
-
-def _builtin_op(name: str, params: tuple, box_id: int, types: tuple[WireType, ...]) -> Op:
-    builtin = BUILTINS[name]
-
-    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
-        key = jax.random.fold_in(ctx.key, box_id) if builtin.needs_key else None
-        batch = ctx.batch_size if builtin.is_source else None
-        return builtin(inputs, params, key, types, batch=batch)
-
-    return op
-
-
-def _learner_op(learner: _Learner, types: tuple[WireType, ...]) -> Op:
-    def op(ctx: _Context, inputs: tuple[Value, ...]) -> tuple[Value, ...]:
-        outputs = learner.apply(ctx.params[learner.name], *(v.array for v in inputs))
-        return tuple(Value.from_learner(o, t) for o, t in zip(outputs, types, strict=True))
-
-    return op
-
-
-def _step(box: Box, types: tuple[WireType, ...], index: int,
-          learners: Mapping[str, _Learner]) -> _Step | None:
-    """The step that computes ``box`` (output wires of ``types``), or ``None`` for a discard."""
-    match box.kind:
-        case BoxKind.DISCARD:
-            return None
-        case BoxKind.COPY:
-            op = _copy_op(len(box.outputs))
-        case BoxKind.LEARNER | BoxKind.FIXED:  # a fixed box is a loaded model
-            op = _learner_op(learners[box.name], types)
-        case BoxKind.DATA:
-            op = _data_op(draw_key(index, box), box.name, types)
-        case BoxKind.RANDOM:
-            op = _builtin_op(box.params[0], (), box.id, types)
-        case BoxKind.CONST:
-            op = _builtin_op("const", box.params, box.id, types)
-        case _:  # BoxKind.BUILTIN
-            op = _builtin_op(box.name, box.params, box.id, types)
-    return _Step(op, box.inputs, box.outputs)
-
-
-def _plan(name: str, index: int, weight: float, equation: Equation,
-          learners: Mapping[str, _Learner]) -> _Plan:
-    """``equation`` as straight-line steps; it trains its ``trains`` less any loaded learner."""
-    wires = {**equation.lhs.wires, **equation.rhs.wires}
-    steps = (_step(b, tuple(wires[w].type for w in b.outputs), index, learners)
-             for b in unique_boxes(equation))
-    trains = frozenset(n for n in equation.trains if learners[n].loaded is None)
-    return _Plan(
-        name=name, index=index, weight=weight, trains=trains,
-        steps=tuple(s for s in steps if s is not None),
-        lhs=equation.lhs.outputs, rhs=equation.rhs.outputs,
-        divergences=tuple(divergence(d) for d in equation.divergences),
-    )
-
-
-# ---------------------------------------------------------------------------
 # Learners: an `impl` line to a Flax NNX module, split into graphdef and state.
 
 
 @dataclass(frozen=True)
-class _Loaded:
-    """Where a frozen learner was loaded from (for messages), and the parameters it keeps."""
+class LoadedLearner:
+    """A learner of a trained run, to implement a frozen box by: the run folder and the
+    learner's name there (for messages), its net, and the parameters it keeps."""
 
     run: Path
     learner: str  # its name in that run
+    net: Learner
     params: nnx.State
 
 
 @dataclass(frozen=True)
-class _Learner:
+class Learner:
     """A learner's net: its name and options, and the graph its states plug into.
 
     ``loaded`` is set for a learner (or fixed box) implemented by ``load(...)``:
@@ -259,7 +133,7 @@ class _Learner:
     net: str
     options: Mapping[str, Any]
     graphdef: nnx.GraphDef
-    loaded: _Loaded | None = None
+    loaded: LoadedLearner | None = None
 
     def build(self, key: jax.Array) -> nnx.Module:
         return build(self.net, self.signature.inputs, self.signature.outputs, self.options,
@@ -293,13 +167,14 @@ def _net_of(name: str, signature: Signature, impl: Call | None) -> tuple[str, di
     return impl.name, dict(impl.kwargs)
 
 
-def _learner(declaration: Declaration, impl: object) -> _Learner:
+def _learner(declaration: Declaration, impl: object,
+             loaded: Mapping[str, LoadedLearner]) -> Learner:
     """Resolve and check a learner's net by building it abstractly (shapes only, no FLOPs),
-    or load it from a run; a fixed box can only be loaded."""
+    or take the loaded one; a fixed box can only be loaded."""
     name, signature = declaration.name, declaration.signature
     call = None if impl is None else as_call(name, impl)
     if call is not None and call.name == LOAD:
-        return _loaded_learner(name, signature, call)
+        return _loaded_learner(name, signature, call, loaded)
     if declaration.kind is BoxKind.FIXED:
         raise errors.fixed_needs_load(name, signature)
     net, options = _net_of(name, signature, call)
@@ -311,7 +186,7 @@ def _learner(declaration: Declaration, impl: object) -> _Learner:
         graphdef, _ = nnx.split(nnx.eval_shape(make))
     except NetError as e:
         raise errors.impl_does_not_fit(name, signature, net, str(e)) from e
-    return _Learner(name, signature, net, options, graphdef)
+    return Learner(name, signature, net, options, graphdef)
 
 
 def load_arguments(name: str, call: Call) -> tuple[Path, str]:
@@ -331,35 +206,58 @@ def load_arguments(name: str, call: Call) -> tuple[Path, str]:
     return Path(path), learner
 
 
-def _loaded_learner(name: str, signature: Signature, call: Call) -> _Learner:
-    """``name`` as the learner a trained run saved: that run's net and its latest
-    checkpoint's parameters, checked against ``name``'s declared signature."""
-    from ..training.runs import load_run  # runs.py lowers the runs it loads, so it imports this module
-
-    path, source = load_arguments(name, call)
-    try:
-        run = load_run(path)
-    except (EvalError, TrainError, LowerError, NetError) as error:
-        raise errors.load_failed(name, path, str(error)) from None
-    found = run.lowered._learners.get(source)
+def _loaded_learner(name: str, signature: Signature, call: Call,
+                    loaded: Mapping[str, LoadedLearner]) -> Learner:
+    """``name`` as the learner a trained run saved, as the caller loaded it, checked
+    against ``name``'s declared signature."""
+    path, _ = load_arguments(name, call)
+    found = loaded.get(name)
     if found is None:
-        raise errors.load_no_learner(name, path, source, run.lowered.learner_names)
-    if found.signature != signature:
-        raise errors.load_wrong_signature(name, signature, path, source, found.signature)
-    return _Learner(name, signature, found.net, found.options, found.graphdef,
-                    _Loaded(path, source, run.params[source]))
+        raise errors.load_unresolved(name, path)
+    if found.net.signature != signature:
+        raise errors.load_wrong_signature(name, signature, found.run, found.learner,
+                                          found.net.signature)
+    net = found.net
+    return Learner(name, signature, net.net, net.options, net.graphdef, found)
 
 
-def _check_trains(objective: Objective, learners: Mapping[str, _Learner]) -> None:
-    """Refuse a ``trains`` clause that names a loaded learner: it cannot be trained."""
+@dataclass(frozen=True)
+class LoadCall:
+    """What ``impl NAME = load(...)`` asks for: a run folder, and the learner's name there."""
+
+    run: Path
+    learner: str
+
+
+def load_calls(program: Program, objective: Objective,
+               impls: Mapping[str, object] | None = None) -> dict[str, LoadCall]:
+    """The boxes of ``objective`` that ``impl ... = load(...)`` implements, and what each
+    ``load`` names; read from the IR alone, no run is opened.
+
+    Also refuses what no loaded run could fix: a malformed ``load(...)``, a fixed box
+    not loaded.
+    """
+    chosen = {**program.impls, **(impls or {})}
+    calls = {}
+    for name in with_params(objective):
+        impl = chosen.get(name)
+        if is_load(impl):
+            calls[name] = LoadCall(*load_arguments(name, as_call(name, impl)))
+        elif program.declarations[name].kind is BoxKind.FIXED:
+            raise errors.fixed_needs_load(name, program.declarations[name].signature)
+    return calls
+
+
+def check_trains(program: Program, objective: Objective, calls: Mapping[str, LoadCall],
+                 impls: Mapping[str, object] | None = None) -> None:
+    """Refuse a ``trains`` clause that names a frozen box: it cannot be trained.  (A
+    default ``trains`` just leaves it out, see ``queries.equation_trains``.)"""
+    frozen = frozen_boxes(program, objective, impls)
     for term in objective.terms:
         equation = term.equation
-        if not equation.trains_named:
-            continue  # a default `trains` just leaves loaded learners out (see `_plan`)
-        for name in equation.trains:
-            loaded = learners[name].loaded
-            if loaded is not None:
-                raise errors.trains_loaded(equation.name, name, loaded.run)
+        named = [n for n in equation.trains if n in frozen] if equation.trains_named else []
+        if named:
+            raise errors.trains_loaded(equation.name, named[0], calls[named[0]].run)
 
 
 # ---------------------------------------------------------------------------
@@ -379,13 +277,14 @@ class Lowered:
     included, for logs and run records.
     """
 
-    def __init__(self, objective: Objective, learners: Mapping[str, _Learner],
-                 plans: tuple[_Plan, ...], requests: tuple[DataRequest, ...]) -> None:
+    def __init__(self, objective: Objective, learners: Mapping[str, Learner],
+                 plans: tuple[EquationPlan, ...], requests: tuple[DataRequest, ...],
+                 frozen: tuple[str, ...] = ()) -> None:
         self.objective = objective
         self.learner_names: tuple[str, ...] = tuple(learners)
         self.loaded: dict[str, Path] = {
             n: lr.loaded.run for n, lr in learners.items() if lr.loaded is not None}
-        self.trained = tuple(n for n in trained_learners(objective) if n not in self.loaded)
+        self.trained = trained_learners(objective, frozen)
         self.task_names: tuple[str, ...] = tuple(p.name for p in plans)
         self.impls: dict[str, Call] = {
             n: Call(lr.net, (), dict(lr.options)) for n, lr in learners.items()}
@@ -418,8 +317,20 @@ class Lowered:
     def loss(self, params: Params, batch: Batch, key: jax.Array, batch_size: int
              ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """The weighted total, and each task's own unweighted value keyed by its metric name."""
-        values = {p.name: p.value(params, batch, key, batch_size) for p in self._plans}
+        context = Context(self.apply_fns, params, key, batch_size, batch)
+        values = {p.name: equation_value(p, context) for p in self._plans}
         return sum(p.weight * values[p.name] for p in self._plans), values
+
+    @property
+    def learners(self) -> Mapping[str, Learner]:
+        """Each box with parameters' net: what a run that loads one of them reuses."""
+        return self._learners
+
+    @property
+    def apply_fns(self) -> dict[str, Callable[..., tuple[jax.Array, ...]]]:
+        """Each learner as ``fn(its params, *arrays) -> outputs`` (logits on categorical
+        wires): the ``apply`` that interpreted plans and compiled modules call."""
+        return {n: lr.apply for n, lr in self._learners.items()}
 
     def apply(self, learner: str, params: Params, *arrays: jax.Array) -> tuple[jax.Array, ...]:
         """Run one learner (jitted) on wire arrays; categorical outputs come back as logits."""
@@ -445,23 +356,29 @@ def find_objective(program: Program, name: str | None) -> Objective:
 
 
 def lower(program: Program, objective: str | None = None,
-          impls: Mapping[str, object] | None = None) -> Lowered:
+          impls: Mapping[str, object] | None = None,
+          loaded: Mapping[str, LoadedLearner] | None = None) -> Lowered:
     """Lower ``objective`` (default: the program's last) with ``impls`` over the file's ``impl``s.
 
+    ``loaded`` holds, for each box an ``impl`` implements by ``load(...)``, the
+    learner the caller loaded (``training.runs.lower_loading`` reads the runs).
     Raises ``LowerError`` for what cannot be implemented: a learner without
     ``impl`` and no default, an ``impl`` that does not fit its learner, a
-    ``load(...)`` that cannot be loaded or does not fit, a ``trains`` clause
-    naming a loaded learner, a fixed box not loaded, an unknown objective.
+    ``load(...)`` not given in ``loaded`` or that does not fit, a ``trains``
+    clause naming a loaded learner, a fixed box not loaded, an unknown objective.
     """
     target = find_objective(program, objective)
+    calls = load_calls(program, target, impls)
     chosen = {**program.impls, **(impls or {})}
-    learners = {name: _learner(program.declarations[name], chosen.get(name))
+    learners = {name: _learner(program.declarations[name], chosen.get(name), loaded or {})
                 for name in with_params(target)}
-    _check_trains(target, learners)
+    check_trains(program, target, calls, impls)
+    frozen = frozen_boxes(program, target, impls)
     names = metric_names(target)
-    plans = tuple(_plan(names[i], i, float(t.weight), t.equation, learners)
+    plans = tuple(plan_equation(names[i], i, float(t.weight), t.equation,
+                                equation_trains(t.equation, frozen))
                   for i, t in enumerate(target.terms))
-    return Lowered(target, learners, plans, data_requests(program, target))
+    return Lowered(target, learners, plans, data_requests(program, target), frozen)
 
 
 # ---------------------------------------------------------------------------

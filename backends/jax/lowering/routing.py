@@ -1,4 +1,4 @@
-"""Gradient routing (DESIGN §5): an equation trains only the learners it names.
+"""Gradient routing (docs/design.md): an equation trains only the learners it names.
 
 Every other learner in the equation still runs, but on parameters behind
 ``jax.lax.stop_gradient``.  Stopping the *parameters* rather than the *output*

@@ -90,6 +90,34 @@ def bad_class_index(wire_type: WireType, index: object) -> WireValueError:
 
 
 # ---------------------------------------------------------------------------
+# Wire conversions: plain functions over arrays, emitted verbatim by ``compile``.
+
+
+def real(data: jax.Array) -> jax.Array:
+    """Data on a Real, Binary or Gaussian wire: the numbers as float32."""
+    return jnp.asarray(data).astype(jnp.float32)
+
+
+def categorical(data: jax.Array, classes: int) -> jax.Array:
+    """Data on a Class or Tokens wire: class indices (integers) become one-hot over
+    ``classes``, distributions stay as they are; float32 either way."""
+    data = jnp.asarray(data)
+    if jnp.issubdtype(data.dtype, jnp.integer):
+        data = jax.nn.one_hot(data, classes)
+    return data.astype(jnp.float32)
+
+
+def class_probabilities(logits: jax.Array) -> jax.Array:
+    """A learner's Class or Tokens logits as the distribution the wire carries."""
+    return jax.nn.softmax(logits, axis=-1)
+
+
+def bit_probabilities(logits: jax.Array) -> jax.Array:
+    """A learner's Binary logits as the bit probabilities the wire carries."""
+    return jax.nn.sigmoid(logits)
+
+
+# ---------------------------------------------------------------------------
 # Values
 
 
@@ -124,11 +152,8 @@ class Value:
         """
         output = jnp.asarray(output)
         check_shape(output, wire_type.value_shape, wire_type, "a learner's output")
-        if wire_type.kind in CATEGORICAL_KINDS:
-            return cls(jax.nn.softmax(output, axis=-1), wire_type, output)
-        if wire_type.kind == "Binary":
-            return cls(jax.nn.sigmoid(output), wire_type, output)
-        return cls(output, wire_type)
+        squash = SQUASH.get(wire_type.kind)
+        return cls(output, wire_type) if squash is None else cls(squash(output), wire_type, output)
 
     @classmethod
     def from_data(cls, data: jax.Array, wire_type: WireType) -> Value:
@@ -141,9 +166,19 @@ class Value:
         """
         data = jnp.asarray(data)
         if wire_type.kind in CATEGORICAL_KINDS and jnp.issubdtype(data.dtype, jnp.integer):
-            *index_shape, classes = wire_type.value_shape
-            check_shape(data, tuple(index_shape), wire_type, "class indices")
-            data = jax.nn.one_hot(data, classes)
-        data = data.astype(jnp.float32)
+            check_shape(data, wire_type.value_shape[:-1], wire_type, "class indices")
+        data = convert(data, wire_type)
         check_shape(data, wire_type.value_shape, wire_type, "data")
         return cls(data, wire_type)
+
+
+# How a learner's raw output becomes its wire's value, by kind (the others carry it as is).
+SQUASH = {"Class": class_probabilities, "Tokens": class_probabilities,
+          "Binary": bit_probabilities}
+
+
+def convert(data: jax.Array, wire_type: WireType) -> jax.Array:
+    """Raw data (a batch, a constant, a draw) as the value on a ``wire_type`` wire."""
+    if wire_type.kind in CATEGORICAL_KINDS:
+        return categorical(data, wire_type.value_shape[-1])
+    return real(data)

@@ -9,35 +9,63 @@ builds.  The optimizer state is restored only as a shape (Orbax needs the whole
 saved tree as a target) and dropped.
 
 :meth:`Run.call` applies any learner, or a refined learner (``refine put(x, a)
-= dec(enc(x) + shift(a))``) by running its diagram, on plain arrays, and
-returns wire values: probabilities, not logits, on ``Class`` wires, exactly as
-the next box of a diagram would see them.
+= dec(enc(x) + shift(a))``, fixed boxes and nested refinements included) by
+running its diagram through the one interpreter (``lowering/interpret.py``) in
+inference mode, on plain arrays, and returns wire values: probabilities, not
+logits, on ``Class`` wires, exactly as the next box of a diagram would see them.
+In inference mode ``drop`` is the identity, so a call is deterministic, while
+``sample`` and random sources still draw: each call draws fresh keys, from the
+run's ``seed`` folded with a per-run call counter, so two calls get different
+noise and a whole evaluation is reproducible from its seed (or pass ``key=``).
+
+Loaded models: :func:`lower_loading` lowers a program whose ``impl`` lines
+``load(...)`` trained runs, by loading those runs here and handing their
+learners to ``lower`` (the lowering itself reads no runs): :func:`load_learners`.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+import optax
 
-from taskdsl.ir import BoxKind, Call, Diagram, Program
+from taskdsl.ir import BoxKind, Call, Program
 from taskdsl.loader import check_text
 from taskdsl.types import Signature
 
 from .. import data
 from ..evaluation import errors
-from ..lowering.builtins import BUILTINS
-from ..lowering.lower import Lowered, lower, make_train_step
-from ..lowering.values import Value
+from ..evaluation.errors import EvalError
+from ..lowering import errors as lowering_errors
+from ..lowering.errors import LowerError
+from ..lowering.interpret import Context, Mode, diagram_outputs, plan_diagram
+from ..lowering.lower import (
+    LoadedLearner,
+    Lowered,
+    find_objective,
+    load_calls,
+    lower,
+    make_train_step,
+    optimizer_from_spec,
+)
+from ..lowering.step import scheduled
+from ..lowering.values import SQUASH, Value
+from ..nets import NetError
 from .checkpoint import FOLDER, Checkpoints
+from .errors import TrainError
 from .feed import _field_names
 from .settings import Settings, resolve
-from .train import CONFIG, run_optimizer
+
+CONFIG = "config.json"
+"""A run folder's record of what was trained: the .task text, settings, seed, versions."""
 
 CHUNK = 250
 """Examples per call when applying a box to many inputs: bounded memory, one compiled shape."""
@@ -54,7 +82,10 @@ class Labelled:
 
 @dataclass(frozen=True)
 class Run:
-    """A trained run: what was trained (program, settings, lowering) and the trained params."""
+    """A trained run: what was trained (program, settings, lowering) and the trained params.
+
+    ``seed`` seeds the random boxes of inference calls; ``calls`` counts them.
+    """
 
     directory: Path
     config: dict[str, Any]
@@ -63,64 +94,61 @@ class Run:
     lowered: Lowered
     params: dict[str, Any]
     step: int
+    seed: int = 0
+    calls: Iterator[int] = field(default_factory=itertools.count, compare=False, repr=False)
 
     def signature(self, name: str) -> Signature:
         return self.program.declarations[name].signature
 
     def callable_boxes(self) -> tuple[str, ...]:
-        """The learners this run trained, and the refined learners built only from them."""
-        trained = set(self.lowered.learner_names)
-        refined = [n for n, d in self.program.refinements.items() if set(d.learners()) <= trained]
+        """The learners this run trained, and the refined learners built only from boxes
+        it has parameters for."""
+        known = set(self.lowered.learner_names)
+        refined = [n for n, d in self.program.refinements.items()
+                   if {b.name for b in d.boxes if b.kind in (BoxKind.LEARNER, BoxKind.FIXED)}
+                   <= known]
         return (*self.lowered.learner_names, *refined)
 
-    def call(self, name: str, *arrays: np.ndarray, seed: int = 0) -> tuple[np.ndarray, ...]:
-        """``name``'s output wire values on ``arrays`` (one batch per input wire), in chunks.
+    def next_key(self) -> jax.Array:
+        """A fresh key for one inference call: the run's seed folded with the call's number."""
+        return jax.random.fold_in(jax.random.key(self.seed), next(self.calls))
 
-        Integer arrays on ``Class``/``Tokens`` inputs are class indices; ``seed`` feeds the
-        random boxes (``sample``) of a refinement.
+    def call(self, name: str, *arrays: np.ndarray, key: jax.Array | None = None
+             ) -> tuple[np.ndarray, ...]:
+        """``name``'s output wire values on ``arrays`` (one batch per input wire), in chunks,
+        in inference mode (``drop`` is the identity).
+
+        Integer arrays on ``Class``/``Tokens`` inputs are class indices.  The random
+        boxes of a refinement (``sample``) draw from ``key``, by default a fresh one per
+        call (:meth:`next_key`).
         """
         if name not in self.callable_boxes():
             raise errors.missing_learner(name, self.directory, self.lowered.learner_names)
+        key = self.next_key() if key is None else key
         signature = self.signature(name)
         count = len(arrays[0])
         outputs = []
         for start in range(0, count, CHUNK):
-            values = tuple(Value.from_data(a[start:start + CHUNK], t)
+            inputs = tuple(Value.from_data(a[start:start + CHUNK], t).array
                            for a, t in zip(arrays, signature.inputs, strict=True))
-            key = jax.random.fold_in(jax.random.key(seed), start)
-            outputs.append([np.asarray(v.array) for v in self._values(name, values, key)])
+            chunk_key = jax.random.fold_in(key, start)
+            outputs.append([np.asarray(v) for v in self._values(name, inputs, chunk_key)])
         return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
 
-    def _values(self, name: str, inputs: tuple[Value, ...], key: jax.Array) -> tuple[Value, ...]:
+    def _values(self, name: str, inputs: tuple[jax.Array, ...], key: jax.Array
+                ) -> tuple[jax.Array, ...]:
+        """The wire values of ``name`` on a chunk: a refinement through the interpreter, a
+        learner by its jitted apply."""
+        apply = {n: (lambda state, *xs, n=n: self.lowered.apply(n, {n: state}, *xs))
+                 for n in self.lowered.learner_names}
         if name in self.program.refinements:
-            return self._diagram(self.program.refinements[name], inputs, key)
-        outputs = self.lowered.apply(name, self.params, *(v.array for v in inputs))
-        return tuple(Value.from_learner(o, t)
+            diagram = self.program.refinements[name]
+            context = Context(apply, self.params, key, int(inputs[0].shape[0]))
+            return tuple(v for v, _ in diagram_outputs(diagram, plan_diagram(diagram, Mode.EVAL),
+                                                       context, inputs))
+        outputs = apply[name](self.params[name], *inputs)
+        return tuple(o if SQUASH.get(t.kind) is None else SQUASH[t.kind](o)
                      for o, t in zip(outputs, self.signature(name).outputs, strict=True))
-
-    def _diagram(self, diagram: Diagram, inputs: tuple[Value, ...], key: jax.Array
-                 ) -> tuple[Value, ...]:
-        """Run a refinement's diagram box by box, as the lowering runs an equation's side."""
-        wires = dict(zip(diagram.inputs, inputs, strict=True))
-        batch = int(inputs[0].array.shape[0])
-        for box in diagram.boxes:
-            args = tuple(wires[w] for w in box.inputs)
-            types = tuple(diagram.wires[w].type for w in box.outputs)
-            if box.kind is BoxKind.DISCARD:
-                continue
-            if box.kind is BoxKind.COPY:
-                outputs = args * len(box.outputs)
-            elif box.kind is BoxKind.LEARNER:
-                outputs = self._values(box.name, args, key)
-            else:  # builtins, and constants and random sources, which are builtins too
-                name, params = {BoxKind.CONST: ("const", box.params),
-                                BoxKind.RANDOM: (box.params[0] if box.params else "", ())
-                                }.get(box.kind, (box.name, box.params))
-                builtin = BUILTINS[name]
-                outputs = builtin(args, params, jax.random.fold_in(key, box.id), types,
-                                  batch=batch if builtin.is_source else None)
-            wires.update(zip(box.outputs, outputs, strict=True))
-        return tuple(wires[w] for w in diagram.outputs)
 
     def labelled(self, source: str, split: str, n: int | None = None) -> Labelled:
         """``source``'s data set as the run binds it, but the ``split`` part and at most ``n``
@@ -154,9 +182,42 @@ def _options(dataset: str) -> tuple[str, ...]:
     return tuple(inspect.signature(loader).parameters) if loader else ()
 
 
-def load_run(run_dir: str | Path) -> Run:
+def run_optimizer(settings: Settings) -> optax.GradientTransformation:
+    """The optimizer the settings name, under their update schedule: what a run's
+    checkpoints hold the state of."""
+    return scheduled(optimizer_from_spec(settings.optimizer), settings.schedule.phases)
+
+
+def load_learners(program: Program, objective: str | None = None,
+                    impls: Mapping[str, object] | None = None) -> dict[str, LoadedLearner]:
+    """Each box of ``objective`` that an ``impl`` implements by ``load(...)``, as the learner
+    of the run it names (its net and latest parameters); ``LowerError`` if a run cannot be
+    loaded or has no such learner."""
+    loaded = {}
+    for name, call in load_calls(program, find_objective(program, objective), impls).items():
+        try:
+            run = load_run(call.run)
+        except (EvalError, TrainError, LowerError, NetError) as error:
+            raise lowering_errors.load_failed(name, call.run, str(error)) from None
+        found = run.lowered.learners.get(call.learner)
+        if found is None:
+            raise lowering_errors.load_no_learner(name, call.run, call.learner,
+                                                  run.lowered.learner_names)
+        loaded[name] = LoadedLearner(call.run, call.learner, found, run.params[call.learner])
+    return loaded
+
+
+def lower_loading(program: Program, objective: str | None = None,
+                  impls: Mapping[str, object] | None = None) -> Lowered:
+    """``lower``, with the runs that ``load(...)`` names loaded first; relative run paths
+    are read from the current directory, like ``taskdsl train --out``."""
+    return lower(program, objective, impls, loaded=load_learners(program, objective, impls))
+
+
+def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     """The run in ``run_dir`` with its latest checkpoint's parameters; ``EvalError`` if there
-    is no such run, it has no checkpoint, or its recorded program no longer checks."""
+    is no such run, it has no checkpoint, or its recorded program no longer checks.
+    ``seed`` seeds its inference calls' random boxes (see :meth:`Run.call`)."""
     directory = Path(run_dir)
     if not directory.is_dir():
         raise errors.no_run_dir(directory)
@@ -172,7 +233,7 @@ def load_run(run_dir: str | Path) -> Run:
     if not checked.ok:
         raise errors.program_broken(directory, checked.render())
     settings = resolve(checked.program, objective, overrides)
-    lowered = lower(checked.program, objective, impls=settings.impls)
+    lowered = lower_loading(checked.program, objective, impls=settings.impls)
     if not (directory / FOLDER).is_dir():
         raise errors.no_checkpoint(directory)
     params = jax.eval_shape(lowered.init, jax.random.key(0))
@@ -183,5 +244,5 @@ def load_run(run_dir: str | Path) -> Run:
         if step is None:
             raise errors.no_checkpoint(directory)
         params, _, _ = checkpoints.restore(step, params, opt_state)
-    return Run(directory, config, checked.program, settings, lowered, params, step)
+    return Run(directory, config, checked.program, settings, lowered, params, step, seed)
 

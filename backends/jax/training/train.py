@@ -35,27 +35,20 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from taskdsl.ir import Program
 
-from ..lowering.lower import (
-    Lowered,
-    LowerError,
-    lower,
-    make_train_step,
-    optimizer_from_spec,
-)
-from ..lowering.step import scheduled
+from ..lowering.lower import Lowered, LowerError, make_train_step
 from ..nets import NetError
 from . import errors, sharding
 from . import feed as feeding
 from .checkpoint import Checkpoints
+from .runs import CONFIG, lower_loading, run_optimizer
 from .settings import Settings, objective_name, resolve
 
-CONFIG = "config.json"
+__all__ = ["CONFIG", "METRICS", "RunResult", "run_optimizer", "train"]
 METRICS = "metrics.jsonl"
 VERSIONED = ("taskdsl", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
@@ -95,7 +88,7 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     previous = _check_run_dir(out, resume, name, settings.seed)
     sharding.initialize_distributed()
     try:
-        lowered = lower(program, name, impls=settings.impls)
+        lowered = lower_loading(program, name, impls=settings.impls)
         optimizer = run_optimizer(settings)
     except (LowerError, NetError) as error:
         raise errors.TrainError(str(error)) from None
@@ -130,12 +123,6 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
         step=loop.step, loss=loop.last.get("loss"), metrics=loop.last, params=params,
         lowered=lowered, settings=settings, seconds=time.perf_counter() - started,
     )
-
-
-def run_optimizer(settings: Settings) -> optax.GradientTransformation:
-    """The optimizer the settings name, under their update schedule: what a run's
-    checkpoints hold the state of."""
-    return scheduled(optimizer_from_spec(settings.optimizer), settings.schedule.phases)
 
 
 def _check_run_dir(out: Path, resume: bool, objective: str, seed: int) -> dict | None:

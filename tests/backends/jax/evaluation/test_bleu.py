@@ -147,7 +147,7 @@ def test_image_figures_have_no_bleu():
 # -- a tiny trained text run ---------------------------------------------------------
 
 TINY = """
-type Sentence = Tokens[40, 10]
+type Sentence = Tokens[16, 10]                   # the tiny corpus has 16 words, specials included
 type Sentiment = Class[2]
 data reviews : -> Sentence, Sentiment
 random sentiment : -> Sentiment ~ uniform
@@ -173,7 +173,7 @@ impl get = nets.text_encoder(embed = 8, width = 8, hard = true)
 impl put = nets.text_editor(embed = 8, width = 8, copy = 10)
 
 train manipulate:
-    data reviews = datasets.sentiment(path = "DATA", length = 10, max_vocab = 40)
+    data reviews = datasets.sentiment(path = "DATA", length = 10, max_vocab = 16)
     batch 8
     steps 4
     seed 3

@@ -228,7 +228,7 @@ def test_a_run_cannot_judge_itself(tiny_run, capsys):
 
 
 def test_registering_the_commands_does_not_import_jax():
-    code = ("import sys, argparse; from taskdsl.backends.jax import eval_cli; "
+    code = ("import sys, argparse; from taskdsl.backends.jax.commands import evaluate as eval_cli; "
             "eval_cli.register(argparse.ArgumentParser().add_subparsers()); "
             "assert 'jax' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -110,6 +110,14 @@ def test_drop_on_tokens_removes_whole_words() -> None:
     np.testing.assert_array_equal(np.argmax(out, -1)[kept], np.asarray(ids)[kept])
 
 
+def test_drop_is_the_identity_at_inference_and_nothing_else_is() -> None:
+    """Only ``train_only`` builtins change with the mode, and ``drop`` is the only one."""
+    x = real(np.random.default_rng(0).uniform(1, 2, (8, 100)).astype(np.float32))
+    (out,) = BUILTINS["drop"]((x,), (0.5,), KEY, (x.wire_type,), train=False)
+    np.testing.assert_array_equal(out.array, x.array)
+    assert {n for n, b in BUILTINS.items() if b.train_only} == {"drop"}
+
+
 def test_drop_passes_gradient_to_what_it_keeps() -> None:
     def total(x: jax.Array) -> jax.Array:
         return run("drop", (real(x),), REAL3, (0.5,), KEY).array.sum()

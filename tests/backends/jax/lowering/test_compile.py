@@ -14,13 +14,15 @@ import pytest
 import taskdsl
 from taskdsl.backends.jax.lowering.compile import compile_objective, write_module
 from taskdsl.backends.jax.lowering.lower import Lowered, LowerError, lower, make_train_step
+from taskdsl.builtins import BUILTINS
 from taskdsl.ir import BoxKind, Call, Program
 from tests.backends.jax.compiled_modules import learner_fns, module_of
 
 B = 8
 TINY = Call("nets.mlp", (), {"width": 8, "depth": 1})
 
-# Every builtin, every kind of source, every divergence, shared lets, several outputs.
+# Every builtin (drop on numbers and on words too), every kind of source, every divergence,
+# shared lets, several outputs.
 EVERYTHING = """
 type Image = Real[4]
 data pairs : -> Image, Class[3]
@@ -51,14 +53,14 @@ task arith:
 task robust:
     x, _ <- pairs
     n <- noise
-    dec(n) = x                  by huber
+    dec(drop[0.3](n)) = x       by huber
 task agree:
     x, y <- pairs
     n <- noise
     cls(x) = cls(dec(n))        by kl
 task tagged:
     t <- toks
-    tag(t) = on                 trains tag
+    tag(drop[0.5](t)) = on      trains tag
 task bits_first:
     t <- toks
     b <- bits
@@ -133,6 +135,13 @@ def test_compiled_train_step_routes_gradients_like_the_lowering(compiled: dict) 
         np.testing.assert_allclose(metrics_c[name], metrics_l[name], rtol=1e-5, err_msg=name)
     for a, b in zip(jax.tree.leaves(params_l), jax.tree.leaves(params_c), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_the_program_above_uses_every_builtin() -> None:
+    objective = program().objective("everything")
+    used = {b.name for t in objective.terms for side in (t.equation.lhs, t.equation.rhs)
+            for b in side.boxes if b.kind is BoxKind.BUILTIN}
+    assert used == set(BUILTINS)
 
 
 def test_the_module_imports_nothing_but_jax_optax_and_the_standard_library() -> None:

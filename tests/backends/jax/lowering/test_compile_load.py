@@ -21,8 +21,8 @@ import optax
 import pytest
 
 from taskdsl.backends.jax.lowering.compile import compile_objective
-from taskdsl.backends.jax.lowering.lower import Lowered, LowerError, lower, make_train_step
-from taskdsl.backends.jax.training.runs import load_run
+from taskdsl.backends.jax.lowering.lower import Lowered, LowerError, make_train_step
+from taskdsl.backends.jax.training.runs import load_run, lower_loading
 from taskdsl.backends.jax.training.train import RunResult, train
 from taskdsl.ir import Call
 from tests.backends.jax.compiled_modules import learner_fns, module_of
@@ -90,7 +90,7 @@ def norm(tree: object) -> float:
 def frozen(folder: Path, classifier: RunResult) -> tuple[Lowered, ModuleType]:
     """The manipulator lowered and compiled with the classifier's `get` loaded."""
     prog, impls = program(folder, "manipulator", MANIPULATOR), {"get": load(folder / "clf")}
-    return (lower(prog, "frozen", impls),
+    return (lower_loading(prog, "frozen", impls),
             module_of(compile_objective(prog, "frozen", impls), folder / "frozen.py"))
 
 
@@ -168,7 +168,7 @@ def test_the_compiled_step_trains_put_and_returns_get_unchanged(classifier, froz
 def test_a_fixed_box_compiles_as_a_loaded_learner(folder, classifier) -> None:
     prog = program(folder, "fixed", FIXED)
     impls = {"judge": Call("load", (), {"path": str(folder / "clf"), "learner": "get"})}
-    low = lower(prog, "put_get", impls)
+    low = lower_loading(prog, "put_get", impls)
     module = module_of(compile_objective(prog, "put_get", impls), folder / "fixed.py")
     assert module.LEARNERS == low.learner_names == ("put", "judge")
     assert module.TRAINED == ("put",)

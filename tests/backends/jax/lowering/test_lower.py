@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -290,3 +292,25 @@ def test_optimizer_from_spec_reads_the_learning_rate(spec: object, lr: float) ->
 def test_bad_optimizer_specs_are_lower_errors(spec: object, message: str) -> None:
     with pytest.raises(LowerError, match=message):
         optimizer_from_spec(spec)
+
+
+def test_the_lowering_imports_nothing_of_training_or_evaluation() -> None:
+    """Loads are resolved by the caller (``training.runs.lower_loading``), so the lowering
+    depends on neither, not even lazily inside a function."""
+    folder = Path(__file__).resolve().parents[4] / "backends" / "jax" / "lowering"
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                assert not module.lstrip(".").startswith(("training", "evaluation")), (
+                    f"{path.name}:{node.lineno} imports {module}")
+                assert "backends.jax.training" not in module, path.name
+                assert "backends.jax.evaluation" not in module, path.name
+
+
+def test_a_load_the_caller_did_not_resolve_is_a_clear_error() -> None:
+    program = taskdsl.check_text(
+        "data d : -> Real[4]\nlearner f : Real[4] -> Real[4]\nimpl f = load(\"runs/f\")\n"
+        "learner g : Real[4] -> Real[4]\ntask t:\n    x <- d\n    g(f(x)) = x\n").program
+    with pytest.raises(LowerError, match=r"was not resolved: the lowering reads no runs"):
+        lower(program, "t", {"g": Call("nets.mlp", (), {"width": 8})})

@@ -13,7 +13,8 @@ batch built from ``Lowered.data_requests()``.  Over those programs:
    losses, across calls and across two independent lowerings; jit and eager agree.
 4. The standalone module from ``compile_objective`` computes the same per-task
    values, total and gradient of the total as ``Lowered.loss`` on the same
-   parameters, batch and key.
+   parameters, batch and key, random builtins (``sample``, ``drop``) included;
+   the strategies write every builtin of the checker's table.
 
 Each example compiles a few small XLA programs, so the counts are small; two
 hand-written programs (``THROUGH``, ``SHARED_LET``) run every time.
@@ -32,10 +33,11 @@ from hypothesis import strategies as st
 import taskdsl
 from taskdsl.backends.jax.lowering.compile import compile_objective
 from taskdsl.backends.jax.lowering.lower import Lowered, lower
+from taskdsl.builtins import BUILTINS
 from taskdsl.ir import BoxKind, Call, Program
 from taskdsl.types import WireType
 from tests.backends.jax.compiled_modules import learner_fns
-from tests.taskdsl.strategies import programs
+from tests.taskdsl.strategies import GENERATED_BUILTINS, programs
 
 B = 4
 TINY = Call("nets.mlp", (), {"width": 8, "depth": 1})
@@ -85,6 +87,30 @@ task t:
     v <- noise
     let a = g(v, v)
     f(a) = a                    trains f
+"""
+
+# Every builtin the strategies generate, `drop` on numbers and on words among them, in a
+# program every compile property runs: the two paths must agree on the random ones too.
+EVERY_BUILTIN = """
+random noise : -> Real[4] ~ normal
+random unit : -> Real[4] ~ uniform
+random toks : -> Tokens[7, 3] ~ uniform
+data pairs : -> Real[2, 3], Real[4]
+learner f : Real[4] -> Real[4]
+learner g : Tokens[7, 3] -> Real[8]
+learner h : Real[6], Real[8] -> Gaussian[4]
+task every:
+    v <- noise
+    u <- unit
+    s <- toks
+    m, w <- pairs
+    f(drop[0.25](add(sub(v, u), mul(neg(v), scale[0.5](w))))) = sample(h(flatten(m), g(drop[0.25](s))))
+task joined:
+    v <- noise
+    u <- unit
+    s <- toks
+    g(s) = concat(v, u)                 trains g
+objective all = every + 0.5 * joined
 """
 
 
@@ -176,6 +202,7 @@ def assert_close(a: jax.Array, b: jax.Array, what: str = "") -> None:
 # ------------------------------------------------------------------ properties
 @examples(12)
 @example(THROUGH, 0)
+@example(EVERY_BUILTIN, 3)
 @given(lowerable_programs, seeds)
 def test_total_is_the_weighted_sum_of_finite_task_values(text: str, seed: int) -> None:
     c = case(text, seed)
@@ -232,9 +259,15 @@ def test_the_same_key_gives_the_same_loss(text: str, seed: int) -> None:
     assert_identical(eager, again.loss(params, c.batch, c.key, B))
 
 
+def test_the_strategies_generate_every_builtin() -> None:
+    """A builtin the strategies never write is a builtin these properties never test."""
+    assert set(BUILTINS) == GENERATED_BUILTINS
+
+
 @examples(8)
 @example(THROUGH, 0)
 @example(SHARED_LET, 1)
+@example(EVERY_BUILTIN, 2)
 @given(lowerable_programs, seeds)
 def test_the_compiled_module_computes_the_lowered_values(text: str, seed: int) -> None:
     """The same values, and the same gradient of the total (so the same routing)."""

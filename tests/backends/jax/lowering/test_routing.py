@@ -1,5 +1,5 @@
 """Gradient routing: an equation trains only its `trains` learners, yet gradient flows through
-the others (stop_gradient on their parameters, never on their outputs; DESIGN §5).
+the others (stop_gradient on their parameters, never on their outputs; docs/design.md).
 """
 
 from __future__ import annotations

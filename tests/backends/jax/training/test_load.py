@@ -20,7 +20,8 @@ import optax
 import pytest
 
 import taskdsl
-from taskdsl.backends.jax.lowering.lower import Lowered, LowerError, lower, make_train_step
+from taskdsl.backends.jax.lowering.lower import Lowered, LowerError, make_train_step
+from taskdsl.backends.jax.training.runs import lower_loading
 from taskdsl.backends.jax.training.train import CONFIG, RunResult, train
 from taskdsl.ir import Call
 from tests.backends.jax.frozen_runs import HEADER, MANIPULATOR_TASKS, B, load, program
@@ -63,7 +64,7 @@ def classifier(folder: Path) -> RunResult:
 
 def manipulator(folder: Path, objective: str = "frozen", text: str = MANIPULATOR,
                 **impls: object) -> Lowered:
-    return lower(program(folder, "manipulator", text), objective,
+    return lower_loading(program(folder, "manipulator", text), objective,
                  {"get": load(folder / "clf"), **impls})
 
 
@@ -168,7 +169,7 @@ task put_get:
     judge(put(x, a)) = a
 impl put = nets.mlp(width = 16, depth = 1)
 """
-    low = lower(program(folder, "fixed", text), "put_get",
+    low = lower_loading(program(folder, "fixed", text), "put_get",
                 {"judge": Call("load", (), {"path": str(folder / "clf"), "learner": "get"})})
     assert low.learner_names == ("put", "judge") and low.trained == ("put",)
     x = images(seed=2)
@@ -237,7 +238,7 @@ task t:
     judge(put(x, a)) = a
 """
     with pytest.raises(LowerError, match=r"fixed box `judge`.*impl judge = load"):
-        lower(program(folder, "unloaded", text), "t", {})
+        lower_loading(program(folder, "unloaded", text), "t", {})
 
 
 def test_the_command_line_reports_a_missing_run_without_traceback(folder) -> None:

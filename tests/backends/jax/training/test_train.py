@@ -250,7 +250,7 @@ def test_a_diverging_run_names_the_equation_and_keeps_its_checkpoint(task_file: 
 
 @pytest.mark.parametrize(("args", "code", "expected"), [
     (("--set", "bacth=3"), USAGE, "did you mean `batch`?"),
-    (("--set", "data.sprites=datasets.sprite()"), 1, "did you mean 'sprites'?"),
+    (("--set", "data.sprites=datasets.sprite()"), 1, "did you mean `datasets.sprites`?"),
     (("--objective", "nope"), USAGE, "no objective or task called `nope`"),
 ])
 def test_user_errors_are_messages_not_tracebacks(task_file: Path, args: tuple, code: int,
