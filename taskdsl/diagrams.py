@@ -9,6 +9,7 @@ explicit, as the IR requires.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,12 +99,15 @@ class Builder:
         inputs: Sequence[int],
         outputs: Sequence[WireType],
         span: Span,
-        params: tuple = (),
+        params: tuple[int | float, ...] = (),
+        decl: Declaration | None = None,
     ) -> list[int]:
+        """Add a box; a declared source's distribution or value comes from ``decl``."""
         self.spend()
         outs = [self.wire(t) for t in outputs]
         self.boxes.append(
-            Box(self.fresh(), kind, name, tuple(inputs), tuple(outs), params, tuple(self.group), span)
+            Box(self.fresh(), kind, name, tuple(inputs), tuple(outs), params, tuple(self.group),
+                decl.distribution if decl else None, decl.value if decl else None, span)
         )
         return outs
 
@@ -435,7 +439,7 @@ def box_template(decl: Declaration) -> Template:
     """A declared box as a template: applying it adds one box."""
     ins, outs = decl.signature.inputs, decl.signature.outputs
     return Template(decl.name, ins, outs,
-                    lambda b, ws, s: b.box(decl.kind, decl.name, ws, outs, s, decl.params))
+                    lambda b, ws, s: b.box(decl.kind, decl.name, ws, outs, s, decl=decl))
 
 
 class TemplateSource:
@@ -479,7 +483,7 @@ def finalize(builder: Builder, outputs: Sequence[int], inputs: Sequence[int] = (
         wire = builder.wires[w]
         if not consumers:
             structural[after].append(
-                Box(builder.fresh(), BoxKind.DISCARD, "discard", (w,), (), (), (), NO_SPAN))
+                Box(builder.fresh(), BoxKind.DISCARD, "discard", (w,), (), span=NO_SPAN))
         elif len(consumers) > 1:
             copies = []
             for consumer in consumers:
@@ -488,7 +492,7 @@ def finalize(builder: Builder, outputs: Sequence[int], inputs: Sequence[int] = (
                 rewired[consumer] = c
                 copies.append(c)
             structural[after].append(
-                Box(builder.fresh(), BoxKind.COPY, "copy", (w,), tuple(copies), (), (), NO_SPAN))
+                Box(builder.fresh(), BoxKind.COPY, "copy", (w,), tuple(copies), span=NO_SPAN))
 
     for w in inputs:
         route(w, -1)
@@ -499,8 +503,7 @@ def finalize(builder: Builder, outputs: Sequence[int], inputs: Sequence[int] = (
 
     def renamed(box: Box) -> Box:
         new_inputs = tuple(rewired.get((box.id, i), w) for i, w in enumerate(box.inputs))
-        return Box(box.id, box.kind, box.name, new_inputs, box.outputs, box.params, box.group,
-                   box.span)
+        return dataclasses.replace(box, inputs=new_inputs)
 
     ordered: list[Box] = list(structural[-1])
     for box in kept:

@@ -106,9 +106,9 @@ def explain(program: Program, latex: bool = False) -> str:
     for name, decl in program.declarations.items():
         extra = ""
         if decl.kind is BoxKind.RANDOM:
-            extra = f" ~ {decl.params[0]}"
+            extra = f" ~ {decl.distribution}"
         elif decl.kind is BoxKind.CONST:
-            extra = f" = {decl.params[0]}"
+            extra = f" = {decl.value}"
         refined = "  (refined)" if name in program.refinements else ""
         lines.append(f"  {decl.kind.value:8} {name:{width}} : {decl.signature}{extra}{refined}")
     for name, diagram in program.refinements.items():

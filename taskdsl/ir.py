@@ -72,9 +72,10 @@ class Wire:
 class Box:
     """One box of a diagram.
 
-    ``params`` holds static arguments: a builtin's (``scale[0.5]``), a random
-    source's distribution, a constant's value.  ``group`` is the path of
-    ``def``/``refine`` names the box was inlined from, outermost first.
+    Static arguments are typed by what they mean: ``params`` are a builtin's
+    numbers in brackets (``scale[0.5]``, ``drop[0.1]``), ``distribution`` a
+    random source's (``normal``), ``value`` a constant's.  ``group`` is the path
+    of ``def``/``refine`` names the box was inlined from, outermost first.
     """
 
     id: int
@@ -82,8 +83,10 @@ class Box:
     name: str
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
-    params: tuple[Any, ...] = ()
+    params: tuple[int | float, ...] = ()
     group: tuple[str, ...] = ()
+    distribution: str | None = None
+    value: int | float | None = None
     span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
@@ -174,7 +177,8 @@ class Declaration:
     name: str
     kind: BoxKind
     signature: Signature
-    params: tuple[Any, ...] = ()  # (distribution,) for random sources, (value,) for constants
+    distribution: str | None = None  # a random source's
+    value: int | float | None = None  # a constant's
     span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 

@@ -24,26 +24,26 @@ class Declarations(ElaborationState):
                              count=len(sig.inputs))
         if not sig.outputs:
             self.diags.error("box-no-outputs", node.span, name=name)
-        params: tuple = ()
+        distribution, value = None, None
         if kind is BoxKind.RANDOM:
-            params = self._distribution(node, sig)
+            distribution = self._distribution(node, sig)
         elif node.distribution is not None:
             self.diags.error("misplaced-distribution", node.span, name=name, kind=node.kind)
         if kind is BoxKind.CONST:
             if node.value is None:
                 self.diags.error("const-value", node.span, name=name)
-            params = (node.value if node.value is not None else 0,)
+            value = node.value if node.value is not None else 0
         elif node.value is not None:
             self.diags.error("misplaced-value", node.span, name=name, kind=node.kind)
-        return Declaration(name, kind, sig, params, node.span)
+        return Declaration(name, kind, sig, distribution, value, node.span)
 
-    def _distribution(self, node: ast.BoxDecl, sig: Signature) -> tuple:
+    def _distribution(self, node: ast.BoxDecl, sig: Signature) -> str:
         if node.distribution is None:
             self.diags.error("source-no-distribution", node.span, name=node.name)
-            return ("uniform",)
+            return "uniform"
         for t in sig.outputs:
             allowed = DISTRIBUTIONS.get(t.kind)
             if allowed is not None and node.distribution not in allowed:
                 self.diags.error("bad-distribution", node.span, type=t.described(),
                                  dist=node.distribution, allowed=", ".join(allowed) or "none")
-        return (node.distribution,)
+        return node.distribution

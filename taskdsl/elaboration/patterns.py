@@ -42,7 +42,7 @@ class Patterns(ElaborationState):
             # Known only at `use`: a parameter with inputs acts as a learner; one
             # without as a constant, which may be both drawn and used directly.
             kind = BoxKind.LEARNER if sig.inputs else BoxKind.CONST
-            child.boxes[param] = Declaration(param, kind, sig, (), sigs[param].span)
+            child.boxes[param] = Declaration(param, kind, sig, span=sigs[param].span)
             if sigs[param].sig.open_tail:
                 child.open_tail.add(param)
         self._pattern_body(node, child, Scope(), prefix="")

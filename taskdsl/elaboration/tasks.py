@@ -111,7 +111,7 @@ class Tasks(ElaborationState):
                              wanted="data or random source")
             return None
         outputs = builder.box(decl.kind, decl.name, [], decl.signature.outputs, item.span,
-                              decl.params)
+                              decl=decl)
         bound = outputs
         if item.source in scope.open_tail and len(item.targets) <= len(outputs):
             bound = outputs[: len(item.targets)]

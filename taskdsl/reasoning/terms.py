@@ -171,7 +171,7 @@ class Reader:
     def domain(self, source: str, index: int, joint: bool) -> Domain:
         decl = self.program.declarations[source]
         t = decl.signature.outputs[index]
-        if decl.kind is BoxKind.RANDOM and (t.kind, str(decl.params[0])) in FULL_SUPPORT:
+        if decl.kind is BoxKind.RANDOM and (t.kind, str(decl.distribution)) in FULL_SUPPORT:
             return Domain(type_key(t))
         if joint:
             return Domain("(" + ", ".join(map(type_key, decl.signature.outputs)) + ")", source)
@@ -226,8 +226,7 @@ class Reader:
         arg_types = tuple(type_key(d.wires[w].type) for w in box.inputs)
         result = type_key(d.wires[box.outputs[index]].type)
         if box.kind is BoxKind.CONST:
-            value = self.program.declarations[box.name].params
-            self._symbol(Symbol(box.name, "const", (), result, value[0] if value else None))
+            self._symbol(Symbol(box.name, "const", (), result, box.value))
             return App(box.name)
         if box.kind is BoxKind.BUILTIN:
             params = tuple(float(p) for p in box.params)

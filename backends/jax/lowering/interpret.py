@@ -203,9 +203,9 @@ def _box(box: Box, types: Mapping[int, WireType], slots: dict[int, tuple[Slot, S
                 raise errors.draw_outside_equation(box.name)
             return _draw(box, out_types, index, slots, used)
         case BoxKind.RANDOM:
-            name, params = box.params[0], ()
+            name, params = box.distribution or "", ()
         case BoxKind.CONST:
-            name, params = "const", box.params
+            name, params = "const", (box.value,)
         case _:  # BoxKind.BUILTIN
             name, params = box.name, box.params
     builtin = BUILTINS.get(name)

@@ -214,7 +214,7 @@ def test_the_contract_uses_every_entry(program: Program) -> None:
     boxes = [b for t in objective.terms for side in (t.equation.lhs, t.equation.rhs)
              for b in side.boxes]
     assert {b.name for b in boxes if b.kind is BoxKind.BUILTIN} == set(BUILTINS)
-    drawn = {(b.params[0], program.declarations[b.name].signature.outputs[0].kind)
+    drawn = {(b.distribution, program.declarations[b.name].signature.outputs[0].kind)
              for b in boxes if b.kind is BoxKind.RANDOM}
     assert drawn == {(d, k) for k, ds in DISTRIBUTIONS.items() for d in ds}
     constants = {program.declarations[b.name].signature.outputs[0].kind
