@@ -62,7 +62,7 @@ from ..nets import NetError
 from .checkpoint import FOLDER, Checkpoints
 from .errors import TrainError
 from .feed import _field_names
-from .settings import Settings, resolve
+from .settings import Settings, from_json, resolve
 
 CONFIG = "config.json"
 """A run folder's record of what was trained: the .task text, settings, seed, versions."""
@@ -232,7 +232,11 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     checked = check_text(source, path)
     if not checked.ok:
         raise errors.program_broken(directory, checked.render())
-    settings = resolve(checked.program, objective, overrides)
+    recorded = config.get("settings")
+    # The settings as the run resolved them; only a run that predates that record is
+    # resolved again from its `--set` texts.
+    settings = (from_json(checked.program, objective, recorded) if isinstance(recorded, dict)
+                else resolve(checked.program, objective, overrides))
     lowered = lower_loading(checked.program, objective, impls=settings.impls)
     if not (directory / FOLDER).is_dir():
         raise errors.no_checkpoint(directory)

@@ -289,3 +289,20 @@ def test_the_frozen_mnist_example_runs_in_its_two_steps(tmp_path, monkeypatch) -
     assert second.lowered.loaded == {"classifier": Path("runs/mnist_classifier")}
     assert second.lowered.trained == ("put",)
     assert_identical(second.params["classifier"], first.params["classifier"])
+
+
+def test_a_run_reopens_with_the_settings_it_recorded_not_its_set_texts(folder, classifier) -> None:
+    """``config.json`` records the settings as resolved; reopening a run reads those, so a
+    ``--set`` text an older parser accepted (``1_000``) does not orphan the run."""
+    from taskdsl.backends.jax.training.runs import load_run
+
+    copy = folder / "clf_old_set"
+    shutil.copytree(folder / "clf", copy, dirs_exist_ok=True)
+    config = json.loads((copy / CONFIG).read_text(encoding="utf-8"))
+    config["overrides"] = ["steps=1_000"]  # no longer a value: the grammar rejects it
+    config["settings"]["log_every"] = 7  # what the run resolved wins over its texts
+    (copy / CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    run = load_run(copy)
+    assert run.settings.log_every == 7
+    assert run.settings.steps == config["settings"]["steps"]
+    assert run.settings.impls.keys() == load_run(folder / "clf").settings.impls.keys()
