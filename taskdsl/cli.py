@@ -23,6 +23,7 @@ COMMANDS = (
     "taskdsl.commands.render",
     "taskdsl.commands.prove",
     "taskdsl.commands.analyse",
+    "taskdsl.commands.lsp",
 )
 
 
