@@ -31,6 +31,7 @@ class JaxBackend:
         f"{__name__}.commands.train",
         f"{__name__}.commands.compile",
         f"{__name__}.commands.evaluate",
+        f"{__name__}.commands.data",
     )
 
     def missing(self) -> str | None:

@@ -2,7 +2,8 @@
 
 Each is a :class:`Dataset` of named numpy arrays; :func:`load` finds the loader by name
 and checks the options, so a typo in a task file is a :class:`DataError` listing the
-valid choices. No loader ever reaches the network. These modules use numpy only.
+valid choices. No loader ever reaches the network: only :mod:`.fetch` does, when a user
+runs ``taskdsl data fetch``. These modules use numpy (and platformdirs) only; no JAX.
 
 :func:`problems` and :func:`describe` answer, without loading anything, what is wrong
 with a name and options and which fields they would give; ``load`` raises the first of
@@ -19,6 +20,7 @@ from ..messages import Problem, listed, problem, suggestion
 from .base import DataError, Dataset, Description, FieldSpec, option_problem
 from .digits import DIGITS, load_digits
 from .mnist import MNIST, load_mnist, parse_idx, read_idx
+from .npz import NPZ, load_npz
 from .sentiment import SENTIMENT, Tokenizer, load_sentiment
 from .sprites import (
     ATTRIBUTES,
@@ -34,6 +36,7 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,
     "sprites": load_sprites,
     "sentiment": load_sentiment,
+    "npz": load_npz,
 }
 
 DESCRIPTIONS: dict[str, Description] = {
@@ -41,11 +44,14 @@ DESCRIPTIONS: dict[str, Description] = {
     "digits": DIGITS,
     "sprites": SPRITES,
     "sentiment": SENTIMENT,
+    "npz": NPZ,
 }
 """What checks know of each data set without loading it; a loader without a description
 (a user's) has its option names checked, its fields only when loaded."""
 
 PREFIX = "datasets."
+READS_FIELDS = frozenset({"npz"})
+"""Data sets whose fields are read from their file, so a bad file shows in a check."""
 
 
 def problems(name: object, options: Mapping[str, object], *, files: bool = True
@@ -70,11 +76,20 @@ def problems(name: object, options: Mapping[str, object], *, files: bool = True
         bad = None if rule is None else option_problem(key, value, rule)
         if bad is not None:
             found.append(bad)
+    defaults = _with_defaults(loader, {})
+    found += [problem("data-option-value", option=key, expected=rule.expected, found="nothing")
+              for key, rule in description.options.items()
+              if key not in options and defaults.get(key) is None and not rule.fits(None)]
     if not found and files and description.files is not None:
         try:
             description.files(**_with_defaults(loader, options))
         except DataError as error:
             found.append(error.problem or problem("data-missing-file", reason=str(error)))
+    if not found and files and name in READS_FIELDS:
+        try:
+            description.fields(**_with_defaults(loader, options))
+        except DataError as error:  # a file whose contents are wrong: an error, not absence
+            found.append(error.problem or Problem("data-file-invalid", str(error)))
     return found
 
 
@@ -84,7 +99,10 @@ def describe(name: object, options: Mapping[str, object]) -> dict[str, FieldSpec
     description = DESCRIPTIONS.get(name) if isinstance(name, str) else None
     if description is None or problems(name, options, files=False):
         return None
-    return description.fields(**_with_defaults(LOADERS[name], options))
+    try:
+        return description.fields(**_with_defaults(LOADERS[name], options))
+    except DataError:
+        return None  # a file its fields are read from is missing or bad: `problems` says so
 
 
 def _with_defaults(loader: Callable[..., Any], options: Mapping[str, object]) -> dict:
@@ -116,6 +134,7 @@ __all__ = [
     "load",
     "load_digits",
     "load_mnist",
+    "load_npz",
     "load_sentiment",
     "load_sprites",
     "parse_idx",

@@ -82,7 +82,31 @@ class Folder:
         return value is None or isinstance(value, str | os.PathLike)
 
 
-Rule = Choice | Whole | Folder
+@dataclass(frozen=True)
+class Text:
+    """An option that takes a string (or nothing, if ``optional``), e.g. a file or a field."""
+
+    expected: str
+    optional: bool = False
+
+    def fits(self, value: object) -> bool:
+        if value is None:
+            return self.optional
+        return isinstance(value, str | os.PathLike) and bool(str(value))
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """An option that takes a number strictly between 0 and 1 (booleans refused)."""
+
+    expected: str = "a number strictly between 0 and 1"
+
+    def fits(self, value: object) -> bool:
+        return (not isinstance(value, bool) and isinstance(value, numbers.Real)
+                and 0 < float(value) < 1)
+
+
+Rule = Choice | Whole | Folder | Text | Fraction
 
 
 def option_problem(option: str, value: object, rule: Rule) -> Problem | None:

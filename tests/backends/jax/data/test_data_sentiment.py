@@ -11,15 +11,9 @@ import pytest
 from taskdsl.backends.jax.data import DataError, Tokenizer, load, load_sentiment
 from taskdsl.backends.jax.data.sentiment import read_snippets, tokenize
 
-SHARED = Path(__file__).resolve().parents[4].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not (SHARED / "sentiment").is_dir(), reason="no ../shared/data/sentiment"
-)
 
-
-@needs_data
-def test_label_counts_and_split() -> None:
-    path = SHARED / "sentiment"
+def test_label_counts_and_split(real_sentiment: Path) -> None:
+    path = real_sentiment
     train, test = load("sentiment", path=path), load("sentiment", split="test", path=path)
     labels = np.concatenate([train.fields["label"], test.fields["label"]])
     assert np.bincount(labels).tolist() == [5061, 4982]
@@ -36,9 +30,8 @@ def test_label_counts_and_split() -> None:
     assert not any(row.tobytes() in train_rows for row in test.fields["tokens"])
 
 
-@needs_data
-def test_options_change_the_data() -> None:
-    path = SHARED / "sentiment"
+def test_options_change_the_data(real_sentiment: Path) -> None:
+    path = real_sentiment
     short = load_sentiment("test", path=path, length=8, max_vocab=100)
     assert short.fields["tokens"].shape == (1004, 8)
     assert short.fields["tokens"].max() < 100
@@ -126,6 +119,5 @@ def test_missing_file_lists_places(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         load_sentiment(domain="amazon")
     message = str(caught.value)
     assert "amazonReviewSnippets_GroundTruth.txt[.gz]" in message
-    assert str(tmp_path / "sentiment") in message
-    assert "path= option: not set" in message
-    assert "vaderSentiment" in message
+    assert f"in {tmp_path / 'sentiment'} ($TASKDSL_DATA/sentiment)" in message
+    assert "`taskdsl data fetch sentiment`" in message
