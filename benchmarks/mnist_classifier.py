@@ -7,9 +7,9 @@ then reports accuracy on the 10,000 test images::
     python benchmarks/mnist_classifier.py [--steps 2000] [--out RUN_DIR]
 
 prints ``mnist_classifier: steps=2000 test_accuracy=<a> seconds=<s>``, where
-seconds is the whole ``train`` call (lowering, compiling and every step).  Run it
-from the project's root so that ``../shared/data/mnist`` is found, or set
-``$TASKDSL_DATA``.
+seconds is the whole ``train`` call (lowering, compiling and every step).  MNIST
+is read where every run reads it: ``taskdsl data fetch mnist`` once, or
+``$TASKDSL_DATA`` naming a folder that holds ``mnist/``.
 """
 
 from __future__ import annotations

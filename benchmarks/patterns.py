@@ -7,8 +7,9 @@ Each pattern's example in ``examples/`` is trained with its own ``train`` block
 
 prints one table: pattern, data, figure, value, the steps run out of the
 example's, and the seconds of the pattern's training run (lowering, compiling
-and every step; judges and evaluation not counted).  Run it from the project's
-root so that ``../shared/data/mnist`` is found, or set ``$TASKDSL_DATA``.
+and every step; judges and evaluation not counted).  MNIST is read where every
+run reads it: ``taskdsl data fetch mnist`` once, or ``$TASKDSL_DATA`` naming a
+folder that holds ``mnist/``.
 
 Held-out figures are the pattern's own equations evaluated on the test split
 (``held_out``): the same diagrams, the same divergences, on data the run never

@@ -7,6 +7,7 @@ the rest call :func:`taskdsl.cli.main` in-process, which is faster.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,20 +19,29 @@ from taskdsl.cli import main
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
 GOLDEN = Path(__file__).parent / "golden" / "errors"
-PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+SELF_CONTAINED = ROOT / "examples" / "sprites_demo.task"  # its data are drawn, not read
 
 
-def taskdsl(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "taskdsl", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
+def taskdsl(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "taskdsl", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
 # ------------------------------------------------------------ subprocess
 def test_clean_file_exits_0() -> None:
-    run = taskdsl("check", str(EXAMPLE))
+    run = taskdsl("check", str(SELF_CONTAINED))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"{SELF_CONTAINED}: ok"
+    assert run.stderr == ""
+
+
+def test_data_not_fetched_yet_is_a_warning_that_says_how(tmp_path: Path) -> None:
+    run = taskdsl("check", str(EXAMPLE), env={"TASKDSL_DATA": str(tmp_path)})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == f"{EXAMPLE}: ok"
-    assert run.stderr == ""
+    assert "warning[data-missing-file]" in run.stderr
+    assert "taskdsl data fetch mnist" in run.stderr
 
 
 def test_file_with_errors_exits_1() -> None:

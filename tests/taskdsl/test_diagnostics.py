@@ -8,7 +8,7 @@ cannot hide a moved caret or a lost error.
 
 Regenerate the ``.expected`` files after a deliberate wording change with::
 
-    TASKDSL_UPDATE_GOLDEN=1 /work/venv/bin/python -m pytest tests/taskdsl/test_diagnostics.py
+    TASKDSL_UPDATE_GOLDEN=1 python -m pytest tests/taskdsl/test_diagnostics.py
 
 and read every changed file before keeping it.  Files whose names start with
 ``_`` are helpers (imported by a case), not cases.

@@ -15,7 +15,7 @@ from taskdsl.explain import Notation, equation_formula, explain, objective_formu
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
 GOLDEN = Path(__file__).parent / "golden" / "errors"
-PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+PYTHON = sys.executable
 
 TASKS = {
     "classify": "E[(x, y)~mnist] CE(get(x), y)   trains: get",

@@ -28,7 +28,7 @@ from taskdsl.parser import parse
 from taskdsl.parsing import grammar
 
 ROOT = Path(__file__).parents[2]
-PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+PYTHON = sys.executable
 HEAD = "data s : -> Real[2]\nlearner f : Real[2] -> Real[2]\n"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
-PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+PYTHON = sys.executable
 HEAVY = ("jax", "jaxlib", "flax", "optax", "orbax")
 
 PROBE = """

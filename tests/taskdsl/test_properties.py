@@ -32,7 +32,7 @@ from tests.taskdsl.strategies import byte_corruptions, corruptions, programs
 ROOT = Path(__file__).parents[2]
 LIBRARY = [p.read_text(encoding="utf-8")
            for p in sorted([*ROOT.glob("stdlib/*.task"), *ROOT.glob("examples/*.task")])]
-PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+PYTHON = sys.executable
 
 
 
