@@ -16,8 +16,8 @@ manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 (examples/mnist_manipulator.task against examples/mnist_cvae.task) and
 ``sentences`` (examples/sentiment_manipulator.task against
 examples/sentiment_cvae.task); the last two read their data where every run
-does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).  Without ``--steps``/``--batch`` each file trains with its
-own ``train`` block.  A run folder already in ``--out`` is resumed, so an
+does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
+Without ``--steps``/``--batch`` each file trains with its own ``train`` block.  A run folder already in ``--out`` is resumed, so an
 interrupted benchmark continues; train seconds add up across resumes.
 """
 

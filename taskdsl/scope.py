@@ -1,15 +1,15 @@
-"""Name tables for elaboration, and the "did you mean" suggestions of messages."""
+"""Name tables for elaboration (and, re-exported, the "did you mean" of messages)."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskdsl import syntax as ast
 from taskdsl.ir import Declaration, Equation, Objective
 from taskdsl.source import Span
+from taskdsl.suggest import suggest as suggest  # re-exported: the front end imports it here
 from taskdsl.types import Dim, WireType
 
 # A wire whose type could not be worked out; it matches anything, so one error
@@ -23,12 +23,6 @@ def is_type_var(t: WireType) -> bool:
 
 def compatible(a: WireType, b: WireType) -> bool:
     return a == b or ERROR_TYPE.kind in (a.kind, b.kind)
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """``did you mean `x`?`` for the nearest candidate, if one is near."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 @dataclass

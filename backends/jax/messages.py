@@ -9,25 +9,45 @@ end's design (``docs/errors.md``): a code, a message, what was expected and
 found, and a fix; the run-time paths (``nets.build``, ``data.load``,
 ``feed.bind``, ``settings.resolve``) raise the first problem as their error.
 So a check and a run can never disagree on what is wrong, or on how it is said.
+
+What only a run can find (a run folder that holds another run, a loss that stops
+being finite, an input of the wrong size for ``taskdsl manipulate``) is worded
+here too, by code, in :data:`ERRORS`, each with the exit code the command line
+returns for it; :class:`~taskdsl.backends.jax.errors.BackendError` is raised with
+one of these codes (or one of :data:`TEMPLATES`), and ``docs/errors.md`` lists
+them all.  :data:`NOTES` and :data:`PHRASES` hold the rest of what the backend
+says: progress notes, warnings, and the pieces a message is built from.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from taskdsl.ir import Call, Name
 from taskdsl.source import NOWHERE, SET_FILE, Span
+from taskdsl.suggest import listed as listed  # re-exported: the backend lists names with it
+from taskdsl.suggest import suggest
+from taskdsl.types import WireType
+
+# Exit codes of the commands, by meaning (docs/training.md): every error carries one.
+OK = 0
+PROGRAM = 1  # the file, its data, a run folder or an input cannot be used as written
+USAGE = 2  # the command line asks for something impossible
+DIVERGED = 3  # a training run whose loss stopped being finite
+INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT
 
 
 @dataclass(frozen=True)
 class Template:
+    """A message's words by part, with the exit code a command returns for it."""
+
     message: str
     expected: str | None = None
     found: str | None = None
     help: str | None = None
+    exit_code: int = PROGRAM
 
 
 @dataclass(frozen=True)
@@ -251,6 +271,242 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+# What only a run finds, by code.  ``{suggestion}`` in these is `` (did you mean `x`?)``.
+ERRORS: dict[str, Template] = {
+    # ------------------------------------------------------------------ lowering
+    "objective-unknown": Template(
+        "no objective or task called `{name}`{suggestion}; the file has {known}",
+        exit_code=USAGE,
+    ),
+    "impl-does-not-fit": Template(
+        "learner `{learner}` ({signature}) cannot be implemented by `{net}`: {reason}"),
+    "load-failed": Template("cannot load `{learner}` from {where}: {reason}"),
+    "run-no-learner": Template(
+        "cannot load `{learner}`: run {path} has no learner `{wanted}`; its learners are "
+        "{known} (pick one with `load(\"{path}\", learner = \"NAME\")`)"),
+    "frozen-in-trains": Template(
+        "`{learner}` is loaded from {path} and frozen; drop it from `trains` in task `{task}` "
+        "(or give it a net to train it here)"),
+    "load-unresolved": Template(
+        "`impl {learner} = load(\"{path}\")` was not resolved: the lowering reads no runs; "
+        "lower with `training.runs.lower_loading(...)`, which loads them, or pass "
+        "`loaded={{...}}` to `lower`"),
+    "params-unknown-learner": Template(
+        "no learner `{name}` in these params; known: {known} "
+        "(pass the whole params pytree returned by `init`)"),
+    "batch-missing-draw": Template(
+        "the batch has no arrays for draw `{key}` from data source `{source}`; "
+        "it has {given} (see `Lowered.data_requests()`)"),
+    "batch-draw-arity": Template(
+        "draw `{key}` from data source `{source}` needs {expected} arrays "
+        "(one per output wire), the batch gives {found}"),
+    "batch-size-unknown": Template(
+        "the objective draws from no data source, so the batch size cannot be read from the "
+        "batch; pass `batch_size=` to `make_train_step`"),
+    "optimizer-spec-unknown": Template("unknown optimizer `{name}`; known: {known}"),
+    "optimizer-spec": Template(
+        "`optimizer {spec!r}` is not an optimizer; write e.g. `optimizer adam(lr = 1e-3)`"),
+    "optimizer-spec-option": Template(
+        "optimizer `{name}` has no option `{option}`; its options are {valid}"),
+    "optimizer-spec-value": Template(
+        "option `{option}` of optimizer `{name}` must be a number, got {value!r}"),
+    "draw-outside-equation": Template(
+        "data source `{source}` is drawn outside an equation; only a task's `<-` draws data"),
+    "builtin-unknown": Template(
+        "the JAX backend has no builtin `{name}`; it has {known} "
+        "(a builtin needs its function in `lowering/builtins.py`)"),
+    "schedule-untrained": Template(
+        "the schedule names `{learner}`, which no equation of the objective trains; "
+        "the trained learners are {trained}"),
+    "schedule-not-given": Template(
+        "the train block of `{objective}` has a `schedule`, and no phases were given to "
+        "compile it with; pass `phases=settings.schedule.phases` (as `taskdsl compile` does), "
+        "so that the module's train step updates the learners as training does"),
+    "emitted-name-clash": Template(
+        "two functions the lowering emits are both called `{name}`; rename one, since "
+        "`taskdsl compile` copies them into one module"),
+    # ------------------------------------------------------------------ wire values
+    "wire-shape": Template(
+        "{what} for a {wire} wire must have shape {expected}, got {found}"),
+    "wire-sides-differ": Template(
+        "divergence `{name}` compares values of different {what}: lhs {lhs}, rhs {rhs}"),
+    "wire-kind": Template(
+        "{role} `{name}` is not defined for {kind} {wires}; it works on {allowed}"),
+    "wire-class-index": Template(
+        "a constant on a {wire} wire is a class index in 0..{last}, got {index!r}"),
+    "function-unknown": Template("unknown {role} `{name}`; known: {known}"),
+    "builtin-call": Template("builtin `{name}` {problem}"),
+    # ------------------------------------------------------------------ training
+    "nothing-to-train": Template(
+        "{path} defines no task or objective, so there is nothing to train"),
+    "dataset-empty": Template("data source `{source}`: data set `{dataset}` has no examples"),
+    "run-dir-not-empty": Template(
+        "{out} already holds files; nothing there was changed. Continue that run with "
+        "`--resume`, or choose a new folder with `--out`", exit_code=USAGE),
+    "run-dir-is-file": Template(
+        "{out} is a file, not a run folder; choose a folder with `--out`", exit_code=USAGE),
+    "resume-nothing": Template(
+        "--resume: {out} holds no run (no config.json); start it without `--resume`",
+        exit_code=USAGE),
+    "resume-other-objective": Template(
+        "--resume: {out} trains `{was}`, not `{now}`; pass `--objective {was}`",
+        exit_code=USAGE),
+    "resume-other-seed": Template(
+        "--resume: {out} was started with seed {was}; resuming it with seed {now} would not "
+        "continue the same run (drop `--set seed=...` or pass `--set seed={was}`)",
+        exit_code=USAGE),
+    "checkpoint-mismatch": Template(
+        "the checkpoint at step {step} in {directory} does not fit this program's learners "
+        "(was the .task file or an `impl` changed since?): {reason}"),
+    "batch-not-divisible": Template(
+        "batch {batch} cannot be split evenly over {over}; "
+        "use a multiple of {devices}, e.g. `--set batch={suggestion}`", exit_code=USAGE),
+    "distributed-env": Template(
+        "${variable} must be a whole number for multi-host training, not {value!r}",
+        exit_code=USAGE),
+    "coordinator-address": Template(
+        "$JAX_COORDINATOR_ADDRESS must be HOST:PORT (e.g. 10.0.0.1:1234), not {address!r}",
+        exit_code=USAGE),
+    "coordinator-unusable": Template(
+        "process 0 coordinates the multi-host run but cannot listen on {address} ({reason}); "
+        "pick a free port on this host in $JAX_COORDINATOR_ADDRESS", exit_code=USAGE),
+    "coordinator-silent": Template(
+        "no coordinator answered at {address} within {wait_s:g} s ({reason}); start process 0 "
+        "(JAX_PROCESS_ID=0) on that host, or unset $JAX_COORDINATOR_ADDRESS for a "
+        "single-process run", exit_code=USAGE),
+    "diverged": Template(
+        "training stopped at step {step}: {what}. {kept}. A lower learning rate "
+        "(`--set optimizer=adam(lr = 1e-4)`) or a smaller weight on that equation usually "
+        "helps", exit_code=DIVERGED),
+    "train-failed": Template("{reason}"),  # a TrainError given only words (training/feed.py)
+    # ------------------------------------------------------------------ runs, eval, manipulate
+    "run-missing": Template(
+        "no run folder {path}; train one first with `taskdsl train FILE --out {path}`"),
+    "not-a-run": Template(
+        "{path} is not a run folder ({why}); a run folder is what `taskdsl train` writes: "
+        "config.json, metrics.jsonl and checkpoints/"),
+    "run-no-checkpoint": Template(
+        "run {path} has no checkpoint yet; let `taskdsl train` save one (or resume it with "
+        "--resume) before using it"),
+    "run-source-broken": Template(
+        "the .task source recorded in {path}/config.json no longer checks:\n{diagnostics}"),
+    "no-manipulator": Template(
+        "run {path} has no manipulator: it needs a learner `get : S -> Class[n]` and a "
+        "learner (or refinement) `put : S, Class[n] -> S`; its learners are {learners}"),
+    "no-labels": Template(
+        "run {path} draws no data with both a `{state}` and a `{attribute}` output, so there "
+        "are no true attributes to judge its edits against"),
+    "run-missing-learner": Template(
+        "`{name}` uses learner(s) that run {path} did not train; its learners are {learners}"),
+    "not-a-judge": Template(
+        "run {path} cannot judge these edits: it needs a learner `{state} -> Class[..], ...` "
+        "trained on data whose outputs include the field `{field}`"),
+    "judge-is-manipulator": Template(
+        "the judge {path} is the manipulator's own run; a judge must be trained independently "
+        "(leave out --judge to train one)"),
+    "class-unknown": Template(
+        "unknown class `{name}`{suggestion}; the classes are {classes} (or their numbers "
+        "0..{last})"),
+    "input-missing": Template("no input file {path}"),
+    "input-unreadable": Template("cannot read {path}: {why}"),
+    "input-kind-unknown": Template(
+        "cannot tell what {path} holds: for `{state}` states give a .png image or a .npz file "
+        "with an `images` array"),
+    "input-no-images": Template("{path} has no `images` array; it holds {found}"),
+    "input-image-shape": Template(
+        "{path} holds images of shape {found}, but the manipulator edits ({shape}) images "
+        "(a .npz `images` array is (N, {shape}) with values in [0, 1])"),
+    "input-not-text": Template(
+        "the manipulator edits `{state}` sentences: give a text file with one sentence a line, "
+        "not {path}"),
+    "no-tokenizer": Template(
+        "run {path}'s data set has no tokenizer to turn sentences into tokens"),
+    "input-empty": Template("{path} holds nothing to edit"),
+    "to-or-like": Template(
+        "say what to edit toward: either --to CLASS or --like FILE, not both"),
+    "donor-count": Template(
+        "{path} holds {found} inputs to take the attribute from; give one (for every input) "
+        "or {inputs} (one per input)"),
+    "strength-range": Template("--strength must be between 0 and 1, not {value}"),
+    "count-range": Template("-n must be at least 1, not {value}"),
+    "output-kind-unknown": Template("cannot write {path}: the output must end in {kinds}"),
+    # ------------------------------------------------------------------ any command
+    "output-unwritable": Template("cannot write {path}: {reason}"),
+    "data-load": Template("{reason}"),  # a DataError without a problem (data/ words it)
+    "backend-failed": Template("{reason}"),  # a BackendError given only words
+    "lower-failed": Template("{reason}"),  # a LowerError given only words
+    "eval-failed": Template("{reason}"),  # an EvalError given only words
+    "net-failed": Template("{reason}"),  # a NetError given only words
+}
+
+# What the backend says besides errors: notes, warnings, the result of a command.
+NOTES: dict[str, str] = {
+    "train-interrupted":
+        "interrupted at step {step}; a checkpoint was saved. Resume with:\n  {command}",
+    "train-aborted": "interrupted; only the checkpoints saved before now (if any) are kept",
+    "train-finished":
+        "trained {steps} steps in {seconds:.1f}s, final loss {loss}; run saved in {out}",
+    "eval-adversarial":
+        "warning: the manipulator's own classifier labels {training:.0%} of the edits as "
+        "asked, but the independent judge only {judge:.0%}: the edits are adversarial noise "
+        "that fools the classifier they were trained against, not real changes of the "
+        "attribute",
+    "eval-weak-judge":
+        "warning: the judge reads `{field}` right on only {accuracy:.0%} of the unedited "
+        "inputs, so the figures that rely on it are loose",
+    "eval-no-render": "note: the objective's diagram was not drawn ({reason})",
+    "compile-frozen":
+        "note: learner `{name}` is loaded from {run} and frozen: the module takes its apply "
+        "function and trained parameters from the caller and never trains it (see the "
+        "module's docstring)",
+    "wrote": "wrote {path}",
+    "aborted": "interrupted",
+}
+
+# The pieces some messages are put together from.
+PHRASES: dict[str, str] = {
+    "did-you-mean": " ({suggestion})",
+    "relative-path": "{path} (that is, {absolute})",
+    "load-form":
+        "`impl {learner} = load(...)`: {problem}; write `load(\"RUN_DIR\")`, or "
+        "`load(path = \"RUN_DIR\", learner = \"NAME\")` when the run calls it otherwise",
+    "devices": "{devices} devices",
+    "devices-on-processes": "{devices} devices on {processes} processes",
+    "either": "{one} or {other}",
+    "diverged-equations": "the value of {equations} is not finite",
+    "diverged-learners": "the gradient reaching {learners} is not finite",
+    "diverged-parameters": "the parameters are not finite after the update",
+    "diverged-kept": "The last good checkpoint (step {step}) is kept",
+    "diverged-nothing-kept": "No checkpoint had been saved yet",
+    "no-loss": "n/a",
+    "wires": "wires",
+    "side-wires": "{side} wires",
+}
+
+
+def error_words(code: str, **details: object) -> Template:
+    """The run-time error ``code``'s words, filled in (every detail its template names is
+    required: a missing one is the caller's bug, not a message to leave out)."""
+    template = ERRORS[code]
+    return Template(template.message.format(**details), exit_code=template.exit_code)
+
+
+def note(key: str, **details: object) -> str:
+    """A note, warning or result line of :data:`NOTES`, filled in."""
+    return NOTES[key].format(**details)
+
+
+def phrase(key: str, **details: object) -> str:
+    """A piece of a message from :data:`PHRASES`, filled in."""
+    return PHRASES[key].format(**details)
+
+
+def did_you_mean(name: object, choices: Sequence[str]) -> str:
+    """`` (did you mean `x`?)`` after a name in a message, or nothing when nothing is near."""
+    close = suggest(str(name), choices)
+    return phrase("did-you-mean", suggestion=close) if close else ""
+
+
 def problem(code: str, **details: object) -> Problem:
     """The problem ``code`` with its template filled in; a detail left out (or ``None``)
     leaves out the lines that mention it."""
@@ -282,17 +538,19 @@ def _help(text: str | None) -> str | None:
 # ---------------------------------------------------------------------- helpers
 
 
-def listed(names: Iterable[str]) -> str:
-    """``a``, ``b`` as messages list names (``none`` for no names)."""
-    names = list(names)
-    return ", ".join(f"`{n}`" for n in names) if names else "none"
-
-
 def suggestion(name: object, choices: Sequence[str], tail: str = "; ") -> str | None:
-    """``did you mean `x`?`` for the nearest of ``choices``, followed by ``tail``; ``None``
-    when nothing is near (a template then leaves it out)."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    return f"did you mean `{close[0]}`?{tail}" if close else None
+    """:func:`taskdsl.suggest.suggest` followed by ``tail``, as the templates' ``{suggestion}``
+    takes it; ``None`` when nothing is near (a template then leaves it out)."""
+    close = suggest(str(name), choices)
+    return f"{close}{tail}" if close else None
+
+
+def signature(inputs: Sequence[WireType], outputs: Sequence[WireType]) -> str:
+    """A learner's type as a user wrote it, every alias spelled out (two files may mean
+    different `Image`s): ``Image (Real[4]), Class[10] -> Image (Real[4])``."""
+    ins = ", ".join(t.described() for t in inputs)
+    outs = ", ".join(t.described() for t in outputs)
+    return f"{ins} -> {outs}" if ins else f"-> {outs}"
 
 
 def show(value: Any) -> str:

@@ -4,12 +4,18 @@ JAX is not imported here: the module the command writes is text, and the
 lowering it mirrors is only imported when the command runs.  The objective's
 ``train`` block is read for its update schedule (``schedule alternate(...)``),
 which the module's train step applies as training does.
+
+Exit codes: 0 written; 1 the file cannot be compiled as written (its diagnostics,
+or the lowering's error, are printed) or the module cannot be written; 2 an
+``--objective`` the file does not have.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from .guard import guarded
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,35 +33,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskdsl import TaskError, load
+    from ..messages import note
 
-    from ..lowering.compile import compile_objective, loaded_learners, write_module
-    from ..lowering.errors import LowerError
-    from ..lowering.lower import find_objective
-    from ..training.errors import TrainError
-    from ..training.settings import resolve
+    def body() -> int:
+        from taskdsl import load
 
-    try:
+        from ..lowering.compile import compile_objective, loaded_learners, write_module
+        from ..lowering.lower import find_objective
+        from ..training.settings import resolve
+
         program = load(args.file)
         target = find_objective(program, args.objective)
         phases = resolve(program, target.name).schedule.phases
         if args.output:
             path = write_module(program, args.output, args.objective, phases=phases)
-            print(f"wrote {path}")
+            print(note("wrote", path=path))
         else:
             print(compile_objective(program, args.objective, phases=phases))
-        loaded = loaded_learners(program, target)
-        for name, frozen in loaded.items():
-            print(f"note: learner `{name}` is loaded from {frozen.run} and frozen: the module "
-                  "takes its apply function and trained parameters from the caller and never "
-                  "trains it (see the module's docstring)", file=sys.stderr)
-    except TaskError as error:
-        print(error, file=sys.stderr)
-        return 1
-    except (LowerError, TrainError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    return 0
+        for name, frozen in loaded_learners(program, target).items():
+            print(note("compile-frozen", name=name, run=frozen.run), file=sys.stderr)
+        return 0
+
+    return guarded(body, output=args.output)

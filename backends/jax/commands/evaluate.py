@@ -7,14 +7,15 @@
 JAX is imported only when a command runs, so registering these costs the other
 commands nothing.  Anything the user can fix (a missing run, an unknown class,
 an image of the wrong size, a broken data binding) is one message on stderr and
-exit status 1 (a diverged training run keeps its own code, 3), never a traceback.
+exit status 1 (a diverged training run keeps its own code, 3), never a traceback:
+``commands/guard.py`` prints it, as every JAX command does.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
+
+from .guard import guarded
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,19 +80,20 @@ def run_eval(args: argparse.Namespace) -> int:
         print(table(result))
         return 0
 
-    return _guarded(body)
+    return guarded(body)
 
 
 def run_manipulate(args: argparse.Namespace) -> int:
     def body() -> int:
         from ..evaluation.manipulate import manipulate
+        from ..messages import note
 
         written = manipulate(args.run_dir, args.input, args.to, args.out, args.strength, args.like,
                              seed=args.seed)
-        print(f"wrote {written}")
+        print(note("wrote", path=written))
         return 0
 
-    return _guarded(body)
+    return guarded(body)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -101,26 +103,4 @@ def run_demo(args: argparse.Namespace) -> int:
         demo(args.out, fast=args.fast, progress=not args.quiet)
         return 0
 
-    return _guarded(body)
-
-
-def _guarded(body: Callable[[], int]) -> int:
-    """Run a command; a problem the user can fix becomes a message and its exit status."""
-    from taskdsl import TaskError
-
-    from ..data import DataError
-    from ..evaluation.errors import EvalError
-    from ..lowering.lower import LowerError
-    from ..nets import NetError
-    from ..training.errors import TrainError
-
-    try:
-        return body()
-    except TaskError as error:
-        print(error, file=sys.stderr)
-    except TrainError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    except (EvalError, LowerError, NetError, DataError) as error:
-        print(f"error: {error}", file=sys.stderr)
-    return 1
+    return guarded(body)

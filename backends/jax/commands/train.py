@@ -22,6 +22,8 @@ import shlex
 import sys
 from typing import TYPE_CHECKING
 
+from .guard import guarded
+
 if TYPE_CHECKING:
     from taskdsl.ir import Program
     from taskdsl.source import Source
@@ -52,15 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from taskdsl.loader import check_file
 
+    from ..check import set_sources
     from ..training import errors
-    from ..training.settings import objective_name
 
     checked = check_file(args.file)
     if not checked.ok:
         print(checked.render(), file=sys.stderr)
         return errors.PROGRAM
     program = checked.program
-    try:
+
+    def body() -> int:
+        from ..training.settings import objective_name
+
         name = objective_name(program, args.objective)
         code = _check(program, name, args.overrides, checked.sources)
         if code:
@@ -69,17 +74,15 @@ def run(args: argparse.Namespace) -> int:
 
         result = train(program, name, args.overrides, args.out, resume=args.resume,
                        progress=not args.quiet)
-    except errors.TrainError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print(errors.aborted(), file=sys.stderr)
-        return errors.INTERRUPTED
-    if result.status == "interrupted":
-        print(errors.interrupted(result.step, _resume_command(args, result.out)), file=sys.stderr)
-        return errors.INTERRUPTED
-    print(errors.finished(result.step, result.loss, result.out, result.seconds))
-    return 0
+        if result.status == "interrupted":
+            print(errors.interrupted(result.step, _resume_command(args, result.out)),
+                  file=sys.stderr)
+            return errors.INTERRUPTED
+        print(errors.finished(result.step, result.loss, result.out, result.seconds))
+        return 0
+
+    return guarded(body, sources=checked.sources | set_sources(args.overrides),
+                   output=args.out, interrupted=errors.aborted())
 
 
 def _check(program: Program, objective: str, overrides: list[str],

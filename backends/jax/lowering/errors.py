@@ -1,9 +1,10 @@
-"""Every message the lowering (``lower.py``, ``interpret.py``, ``compile.py``) raises, composed in one place.
+"""The errors the lowering (``lower.py``, ``interpret.py``, ``compile.py``) raises, by code.
 
 A ``LowerError`` is a problem with how a checked program is implemented or
 fed: an ``impl`` line, an optimizer spec, a batch that does not match the
-objective's data draws.  Each message names the learner, net, source or
-option involved and says what would have been accepted.
+objective's data draws.  The words are templates in ``backends/jax/messages.py``
+(what ``taskdsl check`` also finds keeps the check's code and words); these
+functions fill them in, so call sites name the problem, not its wording.
 """
 
 from __future__ import annotations
@@ -11,188 +12,132 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from taskdsl.ir import Call
 from taskdsl.types import Signature
 
+from ..errors import BackendError
+from ..messages import did_you_mean, listed, phrase, show, signature
 
-class LowerError(Exception):
+
+class LowerError(BackendError):
     """A program cannot be lowered to JAX as written, or a call does not match the lowering."""
 
+    default_code = "lower-failed"
 
-def _listed(names: Iterable[str]) -> str:
-    names = sorted(names)
-    return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+def _error(code: str, **details: object) -> LowerError:
+    return LowerError.of(code, **details)
 
 
 def unknown_objective(name: str, known: Iterable[str]) -> LowerError:
-    return LowerError(f"no objective or task called `{name}`; known: {_listed(known)}")
+    known = sorted(known)
+    return _error("objective-unknown", name=name, suggestion=did_you_mean(name, known),
+                  known=listed(known))
 
 
 def no_default_impl(learner: str, signature: Signature) -> LowerError:
-    return LowerError(
-        f"learner `{learner}` ({signature}) has no `impl` line and no default architecture "
-        f"fits its type; add one, e.g. `impl {learner} = nets.mlp(width = 64)` "
-        "or a Flax module by its dotted Python path"
-    )
+    return _error("impl-no-default", name=learner, signature=signature)
 
 
 def impl_not_a_net(learner: str, value: object) -> LowerError:
-    return LowerError(
-        f"`impl {learner} = {value!r}` does not name an architecture; "
-        f"write e.g. `impl {learner} = nets.mlp(width = 64)`"
-    )
+    return _error("impl-not-a-net", name=learner, value=show(value))
 
 
-def impl_positional(learner: str, net: str) -> LowerError:
-    return LowerError(
-        f"`impl {learner} = {net}(...)` gives options by position; name them, "
-        f"e.g. `{net}(width = 32)`"
-    )
+def impl_positional(learner: str, impl: Call) -> LowerError:
+    return _error("impl-positional", name=learner, net=impl.name, value=show(impl))
 
 
 def impl_does_not_fit(learner: str, signature: Signature, net: str, reason: str) -> LowerError:
-    return LowerError(
-        f"learner `{learner}` ({signature}) cannot be implemented by `{net}`: {reason}"
-    )
+    return _error("impl-does-not-fit", learner=learner, signature=signature, net=net,
+                  reason=reason)
 
 
 def bad_load(learner: str, problem: str) -> LowerError:
-    return LowerError(
-        f"`impl {learner} = load(...)`: {problem}; write `load(\"RUN_DIR\")`, or "
-        f"`load(path = \"RUN_DIR\", learner = \"NAME\")` when the run calls it otherwise"
-    )
+    return _error("load-form", reason=phrase("load-form", learner=learner, problem=problem))
 
 
 def _where(path: Path) -> str:
     """A run folder as the user wrote it, and where that is when it was relative."""
-    return str(path) if path.is_absolute() else f"{path} (that is, {path.absolute()})"
+    return str(path) if path.is_absolute() else phrase("relative-path", path=path,
+                                                       absolute=path.absolute())
 
 
 def load_failed(learner: str, path: Path, reason: str) -> LowerError:
-    return LowerError(f"cannot load `{learner}` from {_where(path)}: {reason}")
+    return _error("load-failed", learner=learner, where=_where(path), reason=reason)
 
 
 def load_no_learner(learner: str, path: Path, wanted: str, known: Iterable[str]) -> LowerError:
-    return LowerError(
-        f"cannot load `{learner}`: run {path} has no learner `{wanted}`; its learners are "
-        f"{_listed(known)} (pick one with `load(\"{path}\", learner = \"NAME\")`)"
-    )
-
-
-def _spelled(signature: Signature) -> str:
-    """A signature with every alias spelled out: two files may mean different `Image`s."""
-    ins = ", ".join(t.described() for t in signature.inputs)
-    outs = ", ".join(t.described() for t in signature.outputs)
-    return f"{ins} -> {outs}"
+    return _error("run-no-learner", learner=learner, path=path, wanted=wanted,
+                  known=listed(known, sort=True))
 
 
 def load_wrong_signature(learner: str, declared: Signature, path: Path, source: str,
                          found: Signature) -> LowerError:
-    return LowerError(
-        f"cannot load `{learner}` from {path}: it is declared `{learner} : "
-        f"{_spelled(declared)}` here, but the run's `{source}` is `{source} : {_spelled(found)}`"
-    )
+    return _error("load-signature", name=learner, path=path, learner=source,
+                  declared=signature(declared.inputs, declared.outputs),
+                  found=signature(found.inputs, found.outputs))
 
 
 def trains_loaded(task: str, learner: str, path: Path) -> LowerError:
-    return LowerError(
-        f"`{learner}` is loaded from {path} and frozen; drop it from `trains` in task `{task}` "
-        "(or give it a net to train it here)"
-    )
+    return _error("frozen-in-trains", learner=learner, path=path, task=task)
 
 
 def fixed_needs_load(box: str, signature: Signature) -> LowerError:
-    return LowerError(
-        f"fixed box `{box}` ({signature}) is a trained model the JAX backend loads: write "
-        f"`impl {box} = load(\"RUN_DIR\")`, or declare it `learner {box}` to train it here"
-    )
+    return _error("fixed-needs-load", name=box, signature=signature)
 
 
 def unknown_learner(name: str, known: Iterable[str]) -> LowerError:
-    return LowerError(
-        f"no learner `{name}` in these params; known: {_listed(known)} "
-        "(pass the whole params pytree returned by `init`)"
-    )
+    return _error("params-unknown-learner", name=name, known=listed(known, sort=True))
 
 
 def missing_draw(key: str, source: str, given: Iterable[str]) -> LowerError:
-    return LowerError(
-        f"the batch has no arrays for draw `{key}` from data source `{source}`; "
-        f"it has {_listed(given)} (see `Lowered.data_requests()`)"
-    )
+    return _error("batch-missing-draw", key=key, source=source, given=listed(given, sort=True))
 
 
 def wrong_draw_arity(key: str, source: str, expected: int, found: int) -> LowerError:
-    return LowerError(
-        f"draw `{key}` from data source `{source}` needs {expected} arrays "
-        f"(one per output wire), the batch gives {found}"
-    )
+    return _error("batch-draw-arity", key=key, source=source, expected=expected, found=found)
 
 
 def no_batch_size() -> LowerError:
-    return LowerError(
-        "the objective draws from no data source, so the batch size cannot be read from the "
-        "batch; pass `batch_size=` to `make_train_step`"
-    )
+    return _error("batch-size-unknown")
 
 
 def unknown_optimizer(name: str, known: Iterable[str]) -> LowerError:
-    return LowerError(f"unknown optimizer `{name}`; known: {_listed(known)}")
+    return _error("optimizer-spec-unknown", name=name, known=listed(known, sort=True))
 
 
 def bad_optimizer_spec(spec: object) -> LowerError:
-    return LowerError(
-        f"`optimizer {spec!r}` is not an optimizer; write e.g. `optimizer adam(lr = 1e-3)`"
-    )
+    return _error("optimizer-spec", spec=spec)
 
 
 def bad_optimizer_option(name: str, option: str, valid: Iterable[str]) -> LowerError:
-    return LowerError(
-        f"optimizer `{name}` has no option `{option}`; its options are {_listed(valid)}"
-    )
+    return _error("optimizer-spec-option", name=name, option=option,
+                  valid=listed(valid, sort=True))
 
 
 def bad_optimizer_value(name: str, option: str, value: object) -> LowerError:
-    return LowerError(f"option `{option}` of optimizer `{name}` must be a number, got {value!r}")
+    return _error("optimizer-spec-value", name=name, option=option, value=value)
 
 
 def load_unresolved(learner: str, path: Path) -> LowerError:
-    return LowerError(
-        f"`impl {learner} = load(\"{path}\")` was not resolved: the lowering reads no runs; "
-        "lower with `training.runs.lower_loading(...)`, which loads them, or pass "
-        "`loaded={...}` to `lower`"
-    )
+    return _error("load-unresolved", learner=learner, path=path)
 
 
 def draw_outside_equation(source: str) -> LowerError:
-    return LowerError(
-        f"data source `{source}` is drawn outside an equation; only a task's `<-` draws data"
-    )
+    return _error("draw-outside-equation", source=source)
 
 
 def unknown_builtin(name: str, known: Iterable[str]) -> LowerError:
-    return LowerError(
-        f"the JAX backend has no builtin `{name}`; it has {_listed(known)} "
-        "(a builtin needs its function in `lowering/builtins.py`)"
-    )
+    return _error("builtin-unknown", name=name, known=listed(known, sort=True))
 
 
 def schedule_learner(learner: str, trained: Iterable[str]) -> LowerError:
-    return LowerError(
-        f"the schedule names `{learner}`, which no equation of the objective trains; "
-        f"the trained learners are {_listed(trained)}"
-    )
+    return _error("schedule-untrained", learner=learner, trained=listed(trained, sort=True))
 
 
 def schedule_not_given(objective: str) -> LowerError:
-    return LowerError(
-        f"the train block of `{objective}` has a `schedule`, and no phases were given to "
-        "compile it with; pass `phases=settings.schedule.phases` (as `taskdsl compile` does), "
-        "so that the module's train step updates the learners as training does"
-    )
+    return _error("schedule-not-given", objective=objective)
 
 
 def emitted_name_clash(name: str) -> LowerError:
-    return LowerError(
-        f"two functions the lowering emits are both called `{name}`; rename one, since "
-        "`taskdsl compile` copies them into one module"
-    )
+    return _error("emitted-name-clash", name=name)

@@ -163,7 +163,7 @@ def _net_of(name: str, signature: Signature, impl: Call | None) -> tuple[str, di
             raise errors.no_default_impl(name, signature)
         return default, {}
     if impl.args:
-        raise errors.impl_positional(name, impl.name)
+        raise errors.impl_positional(name, impl)
     return impl.name, dict(impl.kwargs)
 
 

@@ -8,8 +8,8 @@ where ``log(softmax(x))`` would underflow.
 
 Shapes and kinds are static under ``jax.jit``, so every check here runs while
 tracing and fails the same way eagerly and under jit.  All the messages the
-JAX value layer (values, divergences, builtins) raises are composed in the
-"Errors" section below, so their wording stays consistent.
+JAX value layer (values, divergences, builtins) raises are built in the
+"Errors" section below, from templates in ``backends/jax/messages.py``.
 """
 
 from __future__ import annotations
@@ -22,71 +22,72 @@ import jax.numpy as jnp
 
 from taskdsl.types import WireType
 
+from ..errors import BackendError
+from ..messages import listed, phrase
+
 # Kinds whose last axis is a categorical distribution (one-hot for data, softmax for learners).
 CATEGORICAL_KINDS = frozenset({"Class", "Tokens"})
 
 
 # ---------------------------------------------------------------------------
-# Errors: every message of values.py, divergences.py and builtins.py is built here.
+# Errors: what values.py, divergences.py and builtins.py raise, worded by code in messages.py.
 
 
-class WireValueError(ValueError):
+class WireValueError(BackendError, ValueError):
     """An array does not fit the wire it is put on, or an operation does not fit its kind.
 
     A ``ValueError`` because the *value* is wrong, not the call: the lowering
     passes what the diagram produced, and the message says what the wire wanted.
     """
 
+    default_code = "wire-shape"
+
+
+class BuiltinCallError(BackendError, TypeError):
+    """The lowering called a builtin against its contract: a bug in the caller, not the file."""
+
+    default_code = "builtin-call"
+
 
 def _batched(shape: tuple[int, ...]) -> str:
     return "(batch, " + ", ".join(str(d) for d in shape) + ")" if shape else "(batch,)"
 
 
-def _listed(names: Iterable[str]) -> str:
-    return ", ".join(f"`{n}`" for n in sorted(names))
-
-
 def wrong_shape(what: str, wire_type: WireType, expected: tuple[int, ...],
                 found: tuple[int, ...]) -> WireValueError:
     """A value's array has the wrong shape for its wire."""
-    return WireValueError(
-        f"{what} for a {wire_type.described()} wire must have shape {_batched(expected)}, "
-        f"got {found}"
-    )
+    return WireValueError.of("wire-shape", what=what, wire=wire_type.described(),
+                             expected=_batched(expected), found=found)
 
 
 def sides_differ(name: str, what: str, lhs: object, rhs: object) -> WireValueError:
     """The two sides of a divergence do not carry comparable values."""
-    return WireValueError(
-        f"divergence `{name}` compares values of different {what}: lhs {lhs}, rhs {rhs}"
-    )
+    return WireValueError.of("wire-sides-differ", name=name, what=what, lhs=lhs, rhs=rhs)
 
 
 def wrong_kind(role: str, name: str, kind: str, allowed: Iterable[str],
                side: str = "") -> WireValueError:
     """A divergence or builtin meets a kind of wire it is not defined for."""
-    wires = f"{side} wires" if side else "wires"
-    return WireValueError(
-        f"{role} `{name}` is not defined for {kind} {wires}; it works on {_listed(allowed)}"
-    )
+    wires = phrase("side-wires", side=side) if side else phrase("wires")
+    return WireValueError.of("wire-kind", role=role, name=name, kind=kind, wires=wires,
+                             allowed=listed(allowed, sort=True))
 
 
-def unknown_name(role: str, name: str, known: Iterable[str]) -> ValueError:
+def unknown_name(role: str, name: str, known: Iterable[str]) -> WireValueError:
     """A divergence or builtin looked up by a name that does not exist."""
-    return ValueError(f"unknown {role} `{name}`; known: {_listed(known)}")
+    return WireValueError.of("function-unknown", role=role, name=name,
+                             known=listed(known, sort=True))
 
 
-def bad_call(name: str, problem: str) -> TypeError:
+def bad_call(name: str, problem: str) -> BuiltinCallError:
     """The lowering called a builtin against its contract (a bug in the caller)."""
-    return TypeError(f"builtin `{name}` {problem}")
+    return BuiltinCallError.of("builtin-call", name=name, problem=problem)
 
 
 def bad_class_index(wire_type: WireType, index: object) -> WireValueError:
     """A constant on a categorical wire that is not one of its classes."""
-    return WireValueError(
-        f"a constant on a {wire_type.described()} wire is a class index in "
-        f"0..{wire_type.value_shape[-1] - 1}, got {index!r}"
-    )
+    return WireValueError.of("wire-class-index", wire=wire_type.described(),
+                             last=wire_type.value_shape[-1] - 1, index=index)
 
 
 # ---------------------------------------------------------------------------

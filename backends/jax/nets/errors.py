@@ -13,41 +13,25 @@ from collections.abc import Iterable, Sequence
 
 from taskdsl.types import WireType
 
+from ..errors import BackendError
 from ..messages import Problem, listed, problem, show, suggestion
+from ..messages import signature as signature  # re-exported: check.py imports it from here
 
 
-class NetError(ValueError):
-    """An ``impl`` line names a net that does not exist or cannot implement its learner."""
+class NetError(BackendError, ValueError):
+    """An ``impl`` line names a net that does not exist or cannot implement its learner.
 
-    def __init__(self, reason: Problem | str) -> None:
-        self.problem = reason if isinstance(reason, Problem) else None
-        super().__init__(str(reason))
+    Built from a :class:`Problem`, it keeps the check's code and words (``problem``).
+    """
 
-
-def signature(inputs: Sequence[WireType], outputs: Sequence[WireType]) -> str:
-    """A learner's type as a user wrote it: ``Image, Class[10] -> Image``."""
-    ins = ", ".join(t.described() for t in inputs)
-    outs = ", ".join(t.described() for t in outputs)
-    return f"{ins} -> {outs}" if ins else f"-> {outs}"
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance, for suggesting the name a user probably meant."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    default_code = "net-failed"
 
 
 def unknown_net(name: str, known: Iterable[str]) -> Problem:
     """``name`` is neither a registered net nor a dotted Python path."""
-    known = sorted(known)
-    closest = min(known, key=lambda k: (edit_distance(name, k), k))
-    return problem("net-unknown", name=f"nets.{name}", known=listed(f"nets.{k}" for k in known),
-                   suggestion=f"did you mean `nets.{closest}`? ")
+    known = [f"nets.{k}" for k in sorted(known)]
+    return problem("net-unknown", name=f"nets.{name}", known=listed(known),
+                   suggestion=suggestion(f"nets.{name}", known, tail=" "))
 
 
 def user_import(path: str, reason: str) -> Problem:

@@ -91,7 +91,7 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
         lowered = lower_loading(program, name, impls=settings.impls)
         optimizer = run_optimizer(settings)
     except (LowerError, NetError) as error:
-        raise errors.TrainError(str(error)) from None
+        raise errors.TrainError.carrying(error) from None
     sources = feeding.bind(lowered.data_requests(), settings.data, name)
     layout = sharding.data_parallel(settings.batch)
     init_opt_state, step_fn = make_train_step(lowered, optimizer, batch_size=settings.batch)

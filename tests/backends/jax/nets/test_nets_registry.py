@@ -12,7 +12,6 @@ from flax import nnx
 
 from taskdsl.backends.jax.messages import show
 from taskdsl.backends.jax.nets import NETS, NetError, build
-from taskdsl.backends.jax.nets.errors import edit_distance
 
 from .nets_cases import CODE, EXAMPLES, LABEL, MNIST, SENTENCE, TINY, batch, shapes
 
@@ -49,11 +48,12 @@ def test_unknown_net_lists_names_and_suggests_the_closest() -> None:
         assert f"`nets.{name}`" in message
 
 
-def test_edit_distance() -> None:
-    assert edit_distance("unte", "unet") == 2
-    assert edit_distance("cnn", "cnn") == 0
-    assert edit_distance("", "mlp") == 3
-    assert edit_distance("kitten", "sitting") == 3
+def test_an_unknown_net_far_from_every_name_gets_no_suggestion() -> None:
+    """The nets suggest as every other message does (``taskdsl.suggest``): only a near name."""
+    with pytest.raises(NetError) as e:
+        build("transformerxl", (MNIST,), (LABEL,), {}, nnx.Rngs(0))
+    assert "did you mean" not in str(e.value)
+    assert e.value.code == "net-unknown"
 
 
 @pytest.mark.parametrize(
