@@ -17,8 +17,9 @@ manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 ``sentences`` (examples/sentiment_manipulator.task against
 examples/sentiment_cvae.task); the last two read their data where every run
 does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
-Without ``--steps``/``--batch`` each file trains with its own ``train`` block.  A run folder already in ``--out`` is resumed, so an
-interrupted benchmark continues; train seconds add up across resumes.
+Without ``--steps``/``--batch`` each file trains with its own ``train`` block.
+A run folder already in ``--out`` is resumed, so an interrupted benchmark
+continues; train seconds add up across resumes.
 """
 
 from __future__ import annotations
