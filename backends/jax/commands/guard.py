@@ -47,30 +47,6 @@ def guarded(body: Callable[[], int], *, sources: Mapping[str, Source] | None = N
         words = error_words("output-unwritable", path=path, reason=error.strerror or error)
         return report(Diagnostic("output-unwritable", words.message, None), words.exit_code,
                       sources)
-    except Exception as error:
-        found = data_diagnostic(error)
-        if found is None:
-            raise
-        return report(found, PROGRAM, sources)
-
-
-def data_diagnostic(error: Exception) -> Diagnostic | None:
-    """A ``DataError`` as a diagnostic: its problem's code and words when it has one, else
-    ``data-load`` with its message; ``None`` for anything else (a bug: let it show).
-
-    ``DataError`` is not yet a :class:`BackendError` (``backends/jax/data/`` will make it
-    one); imported here, when a command fails, so that registering commands loads no data.
-    """
-    from ..data import DataError
-
-    if not isinstance(error, DataError):
-        return None
-    problem = error.problem
-    if problem is not None:
-        return Diagnostic(problem.code, problem.message, problem.span, "error",
-                          problem.expected, problem.found, problem.help)
-    words = error_words("data-load", reason=str(error))
-    return Diagnostic("data-load", words.message, None)
 
 
 def report(diagnostic: Diagnostic, exit_code: int,

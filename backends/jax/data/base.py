@@ -20,22 +20,22 @@ from typing import Any
 import numpy as np
 
 from .. import messages as wording
+from ..errors import BackendError
 from ..messages import Problem, show
 from . import messages
 
 SPLITS = ("train", "test")
 
 
-class DataError(Exception):
+class DataError(BackendError):
     """A data set cannot be loaded as asked; the message says why and how to fix it.
 
     ``problem`` is the checkable problem behind it, when there is one (a bad option, a
-    missing file), so that a check reports exactly what loading would raise.
+    missing file), so that a check reports exactly what loading would raise; without
+    one it is coded ``data-load``.
     """
 
-    def __init__(self, reason: str | Problem) -> None:
-        self.problem = reason if isinstance(reason, Problem) else None
-        super().__init__(str(reason))
+    default_code = "data-load"
 
 
 @dataclass(frozen=True)

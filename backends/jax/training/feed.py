@@ -125,8 +125,10 @@ def _load(source: str, call: Any, wires: Sequence[WireType]) -> BoundSource:
     try:
         dataset = data.load(name, **options)
     except data.DataError as error:
-        raise errors.TrainError(error.problem or f"data source `{source}` = {show(call)}: "
-                                                 f"{error}") from None
+        if error.problem is not None:  # located and worded as the check words it
+            raise errors.TrainError.carrying(error) from None
+        raise errors.TrainError(f"data source `{source}` = {show(call)}: {error.message}",
+                                error.exit_code, code=error.code) from None
     if len(dataset) == 0:
         raise errors.empty_dataset(source, name)
     names = _field_names(source, dataset, wires, chosen)
