@@ -31,7 +31,6 @@ Divergence = Callable[[Value, Value], jax.Array]
 # The divergences each kind of wire may be compared by, and the default (the
 # first): one table, shared with the checker (docs/design.md, dynamic semantics).
 ALLOWED: dict[str, frozenset[str]] = {kind: frozenset(names) for kind, names in DIVERGENCES.items()}
-DEFAULTS: dict[str, str] = {kind: names[0] for kind, names in DIVERGENCES.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -159,9 +158,3 @@ def check_sides(name: str, lhs: WireType, rhs: WireType, lhs_shape: tuple[int, .
         raise wrong_kind("divergence", name, lhs.kind,
                          (k for k, names in ALLOWED.items() if name in names))
 
-
-def default_divergence(wire_type: WireType) -> str:
-    """The name of the divergence used for ``wire_type`` when an equation names none."""
-    if wire_type.kind not in DEFAULTS:
-        raise unknown_name("wire kind", wire_type.kind, DEFAULTS)
-    return DEFAULTS[wire_type.kind]
