@@ -245,6 +245,10 @@ class Feed:
     def indices(self, draw: int, step: int) -> np.ndarray:
         """The global batch's rows for the ``draw``-th request at ``step``."""
         size = len(self.sources[self.requests[draw].source])
+        epoch, offset = divmod(step * self.batch_size, size)
+        if offset + self.batch_size <= size:  # within one epoch: the same rows, sooner
+            return _permutation(self.seed, draw, epoch, size)[offset:offset + self.batch_size
+                                                              ].copy()
         position = np.arange(step * self.batch_size, (step + 1) * self.batch_size, dtype=np.int64)
         epochs, offsets = np.divmod(position, size)
         rows = np.empty_like(position)
@@ -253,13 +257,27 @@ class Feed:
             rows[here] = _permutation(self.seed, draw, int(epoch), size)[offsets[here]]
         return rows
 
+    def rows(self, step: int) -> dict[str, np.ndarray]:
+        """This process's rows of the batch at ``step``, per draw key: ``batch(step)`` is
+        each draw's source arrays at these rows (so they may be gathered on a device)."""
+        return {request.key: self.indices(draw, step)[self.local]
+                for draw, request in enumerate(self.requests)}
+
     def batch(self, step: int) -> dict[str, tuple[np.ndarray, ...]]:
         """This process's share of the batch at ``step``: raw arrays per draw key."""
-        out = {}
-        for draw, request in enumerate(self.requests):
-            rows = self.indices(draw, step)[self.local]
-            out[request.key] = tuple(a[rows] for a in self.sources[request.source].arrays)
-        return out
+        return {key: tuple(a[rows] for a in self.sources[self.source_of[key]].arrays)
+                for key, rows in self.rows(step).items()}
+
+    @property
+    def source_of(self) -> dict[str, str]:
+        """Each draw key's source."""
+        return {request.key: request.source for request in self.requests}
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the data sets drawn from, each once."""
+        drawn = {request.source for request in self.requests}
+        return sum(a.nbytes for name in drawn for a in self.sources[name].arrays)
 
 
 @lru_cache(maxsize=16)

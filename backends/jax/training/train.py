@@ -7,15 +7,18 @@ A run lives in a folder (``RUN_DIR``)::
     checkpoints/     Orbax checkpoints, the ``keep`` latest
 
 Reproducibility is by construction: step ``i`` trains on the rows
-``feed.Feed.batch(i)`` and the PRNG key ``fold_in(key(seed), i)``, both pure
+``feed.Feed.batch(i)`` and the PRNG key ``fold_in(train_key, i)``, both pure
 functions of (seed, i), so a run resumed from a checkpoint takes exactly the
 steps an uninterrupted one would have and ends with the same parameters, bit
 for bit on CPU.
 
-The loop never waits on the accelerator for a step it has just dispatched: a
-step's metrics are read back (and checked for NaN/Inf) after the next step has
-been dispatched, and before every checkpoint, so no checkpoint is written after
-a non-finite loss, and the last good one is kept.
+The loop never waits on the accelerator for a step it has just dispatched, and
+dispatches one jitted call a step (the key is folded in inside it): the
+metrics stay on the device and are read back together (and checked for
+NaN/Inf, every step's) after a logging step's successor has been dispatched,
+and before every checkpoint, so no checkpoint is written after a non-finite
+loss, and the last good one is kept.  The progress bar redraws at most ten
+times a second.
 """
 
 from __future__ import annotations
@@ -197,8 +200,50 @@ def _trim_metrics(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
-# Jitted so that deriving a step's key costs one fast dispatch, not an eager op's.
-_fold_in = jax.jit(jax.random.fold_in)
+# Metrics of at most this many steps wait on the device to be read back.
+READ_BACK_EVERY = 1000
+
+# Data sets up to this size live on the device for the whole run (single-device runs).
+RESIDENT_BYTES = 1 << 30
+
+
+def _resident(feed: feeding.Feed, layout: sharding.DataParallel | None
+              ) -> dict[str, tuple[jax.Array, ...]] | None:
+    """The drawn data sets put on the device once, per source, when a single process on a
+    single device draws them and they fit (``RESIDENT_BYTES``); else ``None``: each step's
+    batch is gathered on the host (and sharded)."""
+    if layout is not None or jax.process_count() > 1 or not feed.requests:
+        return None
+    if feed.nbytes > RESIDENT_BYTES:
+        return None
+    return {name: tuple(jax.device_put(a) for a in feed.sources[name].arrays)
+            for name in set(feed.source_of.values())}
+
+
+def _keyed(step_fn: Any, source_of: Mapping[str, str] | None) -> Any:
+    """``step_fn`` with step ``i``'s key ``fold_in(train_key, i)`` derived inside the same
+    jit: one dispatch a step (calling the jitted step inside inlines it).  With
+    ``source_of`` (draw key -> source), the batch it takes is ``(data sets on the device,
+    rows per draw key)`` and the rows are gathered there: the arrays ``Feed.batch`` would
+    have gathered on the host, bit for bit."""
+
+    def keyed(params: Any, opt_state: Any, batch: Any, train_key: jax.Array, i: Any
+              ) -> Any:
+        if source_of is not None:
+            arrays, rows = batch
+            batch = {key: tuple(a[r] for a in arrays[source_of[key]])
+                     for key, r in rows.items()}
+        params, opt_state, metrics = step_fn(params, opt_state, batch,
+                                             jax.random.fold_in(train_key, i))
+        names[:] = metrics  # the same at every trace
+        # One float32 vector, one read-back a step (float32 holds any narrower float exactly).
+        values = jnp.stack([jnp.asarray(v, jnp.float32) for v in metrics.values()])
+        return params, opt_state, values
+
+    names: list[str] = []
+    jitted = jax.jit(keyed, donate_argnums=(0, 1))
+    jitted.names = names  # the metrics' names, in the order of the vector's entries
+    return jitted
 
 
 @jax.jit
@@ -222,6 +267,7 @@ class _Loop:
         self.step = self.start  # updates done
         self.saved = start  # step of the latest checkpoint
         self.last: dict[str, float] = {}
+        self.names: list[str] = []  # of the metrics, in the order the step returns them
         self.interrupted = False
         self._rate_from: tuple[int, float] | None = None
 
@@ -230,26 +276,31 @@ class _Loop:
             stop: _StopFlag, bar: _Bar) -> tuple[Any, Any]:
         settings = self.settings
         bar.advance_to(self.step, None, None)
-        pending: tuple[int, dict] | None = None
+        resident = _resident(feed, layout)
+        keyed = _keyed(step_fn, None if resident is None else feed.source_of)
+        pending: list[tuple[int, jax.Array]] = []  # dispatched steps whose metrics are not read
         for i in range(self.start, settings.steps):
             if stop.requested:
                 self.interrupted = True
                 break
-            batch = feed.batch(i)
-            if layout is not None:
-                batch = layout.shard(batch)
-            key = _fold_in(train_key, i)
-            params, opt_state, metrics = step_fn(params, opt_state, batch, key)
-            if pending is not None:
-                self._finish(*pending, bar)
-            pending = (i + 1, metrics)
+            if resident is not None:
+                batch = (resident, feed.rows(i))
+            else:
+                batch = feed.batch(i)
+                if layout is not None:
+                    batch = layout.shard(batch)
+            params, opt_state, metrics = keyed(params, opt_state, batch, train_key, i)
+            self.names = keyed.names
+            if pending and (self._logs(pending[-1][0]) or len(pending) >= READ_BACK_EVERY):
+                self._finish(pending, bar)  # after the next step is dispatched
+            pending.append((i + 1, metrics))
             self.step = i + 1
             if self.step % settings.checkpoint_every == 0 or self.step == settings.steps:
-                self._finish(*pending, bar)
-                pending = None
+                self._finish(pending, bar)
                 self._save(params, opt_state)
-        if pending is not None:
-            self._finish(*pending, bar)
+            else:
+                bar.tick(self.step)
+        self._finish(pending, bar)
         if self.interrupted and self.saved != self.step:
             self._save(params, opt_state)
         return params, opt_state
@@ -260,19 +311,27 @@ class _Loop:
         self.checkpoints.save(self.step, params, opt_state, self.settings.seed)
         self.saved = self.step
 
-    def _finish(self, step: int, metrics: dict, bar: _Bar) -> None:
-        """Read a dispatched step's metrics back: stop on NaN/Inf, log, move the bar."""
-        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad or self._logs(step):
-            shown = {k: v if math.isfinite(v) else None for k, v in values.items()}
-            self._log({"step": step, "loss": shown.pop("loss"), **shown})
-        if bad:
-            equations = [k for k in bad if k in self.tasks]
-            learners = [k.removeprefix("grad_norm/") for k in bad if k.startswith("grad_norm/")]
-            raise errors.diverged(step, equations, learners, self.saved)
-        self.last = values
-        bar.advance_to(step, values["loss"], self._rate(step))
+    def _finish(self, pending: list[tuple[int, jax.Array]], bar: _Bar) -> None:
+        """Read the dispatched steps' metrics back, in one transfer: stop at the first
+        NaN/Inf, log, move the bar.  Empties ``pending``."""
+        if not pending:
+            return
+        fetched = jax.device_get([metrics for _, metrics in pending])
+        steps = [step for step, _ in pending]
+        pending.clear()
+        for step, metrics in zip(steps, fetched, strict=True):
+            values = {k: float(v) for k, v in zip(self.names, metrics, strict=True)}
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad or self._logs(step):
+                shown = {k: v if math.isfinite(v) else None for k, v in values.items()}
+                self._log({"step": step, "loss": shown.pop("loss"), **shown})
+            if bad:
+                equations = [k for k in bad if k in self.tasks]
+                learners = [k.removeprefix("grad_norm/") for k in bad
+                            if k.startswith("grad_norm/")]
+                raise errors.diverged(step, equations, learners, self.saved)
+            self.last = values
+        bar.advance_to(steps[-1], self.last["loss"], self._rate(steps[-1]))
 
     def _logs(self, step: int) -> bool:
         return step == 1 or step % self.settings.log_every == 0 or step == self.settings.steps
@@ -329,8 +388,20 @@ class _Bar:
     def __init__(self, progress: Progress, task: Any) -> None:
         self.progress = progress
         self.task = task
+        self._drawn = 0.0
+
+    # Redrawing a terminal line costs more than a small step: at most this often.
+    interval = 0.1
+
+    def tick(self, step: int) -> None:
+        """Move the bar to ``step`` (the loss shown stays the last read), if it is time."""
+        now = time.perf_counter()
+        if now - self._drawn >= self.interval:
+            self._drawn = now
+            self.progress.update(self.task, completed=step)
 
     def advance_to(self, step: int, loss: float | None, rate: float | None) -> None:
+        self._drawn = time.perf_counter()
         self.progress.update(
             self.task, completed=step,
             loss="…" if loss is None else f"{loss:.4g}",

@@ -149,3 +149,15 @@ def test_processes_split_the_global_batch() -> None:
     whole = rows(feed([request()], batch=6).batch(5))
     parts = [rows(feed([request()], batch=6, process=p, processes=3).batch(5)) for p in range(3)]
     assert [r for part in parts for r in part] == whole
+
+
+def test_rows_gathered_anywhere_are_the_batch() -> None:
+    """``rows`` is what the loop gathers on the device: the same arrays as ``batch``."""
+    f = feed([request("0/1"), request("1/4")], batch=7, seed=3)
+    for step in (0, 1, 5):
+        batch = f.batch(step)
+        for key, rows_ in f.rows(step).items():
+            for array, gathered in zip(f.sources[f.source_of[key]].arrays, batch[key],
+                                       strict=True):
+                np.testing.assert_array_equal(array[rows_], gathered)
+    assert f.nbytes == sum(a.nbytes for a in f.sources["pairs"].arrays)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import taskdsl
+from taskdsl.backends.jax.training import train as training
 from taskdsl.backends.jax.training.checkpoint import Checkpoints
 from taskdsl.backends.jax.training.errors import DIVERGED, INTERRUPTED, USAGE, TrainError
 from taskdsl.backends.jax.training.train import RunResult, train
@@ -267,3 +268,31 @@ def test_a_broken_file_shows_its_diagnostics(tmp_path: Path) -> None:
     returned, _, err = finish(cli(broken))
     assert returned == 1
     assert "gte" in err and "Traceback" not in err
+
+
+def test_metrics_read_back_in_bulk_still_stop_at_the_first_non_finite_step(
+        task_file: Path) -> None:
+    """Metrics stay on the device between logging steps; the step that went non-finite is
+    still the one named and logged (with nulls), and no checkpoint follows it."""
+    out = task_file.parent / "nan_bulk"
+    with pytest.raises(TrainError) as raised:
+        run(task_file, "nan_bulk", "optimizer=sgd(lr = 1e30)", "steps=40", "log_every=30",
+            "checkpoint_every=3")
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    bad = lines[-1]
+    assert bad["loss"] is None or any(v is None for v in bad.values())
+    assert all(v is not None for line in lines[:-1] for v in line.values())
+    assert f"training stopped at step {bad['step']}" in str(raised.value)
+    assert all(step < bad["step"] for step in saved_steps(out))
+
+
+def test_data_on_the_device_train_as_batches_gathered_on_the_host(
+        task_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data set put on the device once, each step's rows gathered there, gives the
+    parameters and metrics of the host-gathered batches, bit for bit."""
+    short = ("steps=30", "log_every=7", "checkpoint_every=20")
+    resident = run(task_file, "resident", *short)
+    monkeypatch.setattr(training, "RESIDENT_BYTES", -1)
+    host = run(task_file, "host", *short)
+    assert_same_params(resident.params, host.params)
+    assert metrics(task_file.parent / "resident") == metrics(task_file.parent / "host")
