@@ -220,7 +220,7 @@ def _resident(feed: feeding.Feed, layout: sharding.DataParallel | None
             for name in set(feed.source_of.values())}
 
 
-def _keyed(step_fn: Any, source_of: Mapping[str, str] | None) -> Any:
+def _keyed(step_fn: Any, names: Sequence[str], source_of: Mapping[str, str] | None) -> Any:
     """``step_fn`` with step ``i``'s key ``fold_in(train_key, i)`` derived inside the same
     jit: one dispatch a step (calling the jitted step inside inlines it).  With
     ``source_of`` (draw key -> source), the batch it takes is ``(data sets on the device,
@@ -235,15 +235,12 @@ def _keyed(step_fn: Any, source_of: Mapping[str, str] | None) -> Any:
                      for key, r in rows.items()}
         params, opt_state, metrics = step_fn(params, opt_state, batch,
                                              jax.random.fold_in(train_key, i))
-        names[:] = metrics  # the same at every trace
-        # One float32 vector, one read-back a step (float32 holds any narrower float exactly).
-        values = jnp.stack([jnp.asarray(v, jnp.float32) for v in metrics.values()])
+        # One float32 vector in the order of ``names``, one read-back a step (float32
+        # holds any narrower float exactly).
+        values = jnp.stack([jnp.asarray(metrics[n], jnp.float32) for n in names])
         return params, opt_state, values
 
-    names: list[str] = []
-    jitted = jax.jit(keyed, donate_argnums=(0, 1))
-    jitted.names = names  # the metrics' names, in the order of the vector's entries
-    return jitted
+    return jax.jit(keyed, donate_argnums=(0, 1))
 
 
 @jax.jit
@@ -267,7 +264,9 @@ class _Loop:
         self.step = self.start  # updates done
         self.saved = start  # step of the latest checkpoint
         self.last: dict[str, float] = {}
-        self.names: list[str] = []  # of the metrics, in the order the step returns them
+        # The step's metrics, in the order the loop reads them back (see `step.train_step`).
+        self.names = (*lowered.task_names, "loss",
+                      *(f"grad_norm/{n}" for n in lowered.learner_names))
         self.interrupted = False
         self._rate_from: tuple[int, float] | None = None
 
@@ -277,7 +276,7 @@ class _Loop:
         settings = self.settings
         bar.advance_to(self.step, None, None)
         resident = _resident(feed, layout)
-        keyed = _keyed(step_fn, None if resident is None else feed.source_of)
+        keyed = _keyed(step_fn, self.names, None if resident is None else feed.source_of)
         pending: list[tuple[int, jax.Array]] = []  # dispatched steps whose metrics are not read
         for i in range(self.start, settings.steps):
             if stop.requested:
@@ -290,7 +289,6 @@ class _Loop:
                 if layout is not None:
                     batch = layout.shard(batch)
             params, opt_state, metrics = keyed(params, opt_state, batch, train_key, i)
-            self.names = keyed.names
             if pending and (self._logs(pending[-1][0]) or len(pending) >= READ_BACK_EVERY):
                 self._finish(pending, bar)  # after the next step is dispatched
             pending.append((i + 1, metrics))
