@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps demo test test-slow lint gallery bench clean
+.PHONY: setup system-deps demo test test-slow test-floors test-wheel lint gallery bench clean
 
 setup: $(STAMP) system-deps
 
@@ -33,6 +33,14 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]  # 5: no slow tests selected
 
+# The lowest dependency versions pyproject allows, in .venv-floors, with the fast tests.
+test-floors:
+	bash .ci/floors.sh
+
+# A wheel installed outside the checkout: front end alone, then with JAX (demo --fast).
+test-wheel:
+	bash .ci/wheel.sh
+
 lint: setup
 	$(VENV)/bin/ruff check .
 
@@ -43,4 +51,4 @@ bench: setup
 	$(PY) benchmarks/frontend_scaling.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .venv-floors build dist *.egg-info
