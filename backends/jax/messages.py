@@ -115,6 +115,14 @@ TEMPLATES: dict[str, Template] = {
         help="pick a net that takes this type (docs/nets.md), or `nets.mlp`, which takes any",
     ),
     "net-user-import": Template("cannot load user net `{path}`: {reason}"),
+    "net-import-not-allowed": Template(
+        "net `{path}` would import `{module}`, which taskdsl does not trust: it is not part "
+        "of taskdsl, no installed package declares it (entry points `{group}`), and it was "
+        "not allowed",
+        expected="a module of taskdsl, a declared net, or an allowed module", found="{module}",
+        help="if you trust it, allow it with `--allow-import {top}`, `{env}={top}`, or "
+             "`allow_import = [\"{top}\"]` in {config} (docs/security.md); {reason}",
+    ),
     "net-user-outputs": Template(
         "user net `{net}` cannot implement a learner of type {signature}: it must return "
         "a tuple of arrays shaped {wanted}, but returned {found}",
@@ -225,6 +233,12 @@ TEMPLATES: dict[str, Template] = {
         "setting `{key}`{where} must be {expected}, not {found}",
         expected="{expected}", found="{found}",
     ),
+    "watch-needs-eval": Template(
+        "`{key}`{where} needs `eval_every`: it watches a metric measured on held-out data",
+        expected="`eval_every N` (N >= 1) in the same `train` block, or `--set eval_every=N`",
+        found="no `eval_every`",
+        help="add `eval_every 100` to the `train` block (evaluate every 100 steps)",
+    ),
     "optimizer-unknown": Template(
         "unknown optimizer `{name}`{where}", expected="one of: {known}", found="{name}",
         help="{suggestion}",
@@ -325,6 +339,9 @@ ERRORS: dict[str, Template] = {
     "emitted-name-clash": Template(
         "two functions the lowering emits are both called `{name}`; rename one, since "
         "`taskdsl compile` copies them into one module"),
+    "emitted-invalid": Template(
+        "internal error: the module `taskdsl compile` wrote is not valid Python ({reason}); "
+        "nothing was written. Please report this with the .task file"),
     # ------------------------------------------------------------------ wire values
     "wire-shape": Template(
         "{what} for a {wire} wire must have shape {expected}, got {found}"),
@@ -390,6 +407,13 @@ ERRORS: dict[str, Template] = {
         "--resume) before using it"),
     "run-source-broken": Template(
         "the .task source recorded in {path}/config.json no longer checks:\n{diagnostics}"),
+    "run-file-outside": Template(
+        "run {path}: config.json names the file `{file}`, which is {why}; a run folder's "
+        "config.json can only name files inside the run folder (retrain the run, or copy "
+        "the file into it and name it relative to the folder)"),
+    "run-file-symlink": Template(
+        "will not write {path}: it is a symbolic link, and a run folder's files are written "
+        "only as plain files (remove the link and run again)"),
     "no-manipulator": Template(
         "run {path} has no manipulator: it needs a learner `get : S -> Class[n]` and a "
         "learner (or refinement) `put : S, Class[n] -> S`; its learners are {learners}"),
@@ -461,12 +485,35 @@ NOTES: dict[str, str] = {
         "module's docstring)",
     "wrote": "wrote {path}",
     "aborted": "interrupted",
+    # taskdsl report: what the page says about what it could not show
+    "report-torn-line":
+        "the last line of {file} was cut off (the run stopped while logging it) and is left out",
+    "report-eval-unreadable": "{file} could not be read ({reason}), so it is left out",
+    "report-picture-unreadable": "picture {name} could not be read: {reason}",
+    "report-picture-large":
+        "picture {name} ({size:.1f} MB) is over {limit:.0f} MB, so it is named but not shown",
+    "report-picture-left-out": "too large to show here; open the file itself",
+    "report-no-diagram": "the objective's diagram is not drawn: {reason}",
+    "report-diagram-missing": "no diagram (see the notes above)",
+    "report-no-settings": "config.json records no settings",
+    "report-no-steps": "no steps logged yet",
+    "report-stopped-early": "at step {step}: held-out figures stopped improving (`patience`)",
+    "report-other-curves": "{count} more logged values (gradient norms, speed, ...)",
+    "train-stopped-early":
+        "stopped early at step {step}: {metric} has not improved for {patience} evaluations "
+        "(best {best:.4g} at step {best_step}, kept in {folder})",
+    "train-stopped-early-unkept":
+        "stopped early at step {step}: {metric} has not improved for {patience} evaluations "
+        "(best {best:.4g} at step {best_step})",
 }
 
 # The pieces some messages are put together from.
 PHRASES: dict[str, str] = {
     "did-you-mean": " ({suggestion})",
     "relative-path": "{path} (that is, {absolute})",
+    "file-absolute": "an absolute path",
+    "file-escapes": "outside the run folder (through `..`)",
+    "file-symlink": "a symbolic link that leads outside the run folder",
     "load-form":
         "`impl {learner} = load(...)`: {problem}; write `load(\"RUN_DIR\")`, or "
         "`load(path = \"RUN_DIR\", learner = \"NAME\")` when the run calls it otherwise",
@@ -481,6 +528,24 @@ PHRASES: dict[str, str] = {
     "no-loss": "n/a",
     "wires": "wires",
     "side-wires": "{side} wires",
+    # taskdsl report: why a folder cannot be reported, why an output cannot be written
+    "report-not-folder": "it is a file",
+    "report-no-metrics": "there is no {file}",
+    "report-unreadable": "{file} cannot be read: {reason}",
+    "report-not-object": "it is not a JSON object",
+    "report-bad-line": "{file} line {line} is not JSON: {reason}",
+    "report-no-step": "{file} line {line} is not a JSON object with a whole-number `{step}`",
+    "report-is-folder": "it is a folder; give a file name such as report.html",
+    "report-not-ours":
+        "it exists and is not a page `taskdsl report` wrote; name another file with -o, "
+        "or remove it first",
+    "report-no-source": "config.json does not record the .task source",
+    "report-source-broken": "the .task source recorded in config.json no longer checks",
+    "eval-no-split":
+        "`eval_every` evaluates on held-out data, but data source `{source}` = {binding} "
+        "has no `split` option to take a test part from; bind it to a data set with a test "
+        "split, or leave out `eval_every`, `keep_best` and `patience`",
+    "keep-best-metric": "a metric that `eval_every` logs: {valid}",
 }
 
 
@@ -568,3 +633,8 @@ def show(value: Any) -> str:
     if isinstance(value, tuple | list):
         return "[" + ", ".join(show(v) for v in value) + "]"
     return repr(value)
+
+
+# Codes of the training-watch settings (training/settings.py) that, located in a ``--set``,
+# are the command line's mistake too.
+USAGE_CODES = USAGE_CODES | {"watch-needs-eval"}

@@ -27,11 +27,19 @@ FOLDER = "checkpoints"
 
 
 class Checkpoints:
-    """The checkpoints of one run folder, keeping the ``keep`` latest."""
+    """The checkpoints of one run folder, keeping the ``keep`` latest.
 
-    def __init__(self, run_dir: Path, keep: int) -> None:
-        self.directory = (Path(run_dir) / FOLDER).absolute()
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+    With ``metric`` (a name and ``"min"`` or ``"max"``), the ``keep`` best by that metric
+    instead, each saved with its value (``save(..., metrics=...)``): the ``best/`` folder
+    of ``keep_best`` (``watch.py``).
+    """
+
+    def __init__(self, run_dir: Path, keep: int, folder: str = FOLDER,
+                 metric: tuple[str, str] | None = None) -> None:
+        self.directory = (Path(run_dir) / folder).absolute()
+        ranked = {} if metric is None else {
+            "best_fn": lambda metrics, name=metric[0]: metrics[name], "best_mode": metric[1]}
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, **ranked)
         self.manager = ocp.CheckpointManager(self.directory, options=options)
 
     def __enter__(self) -> Checkpoints:
@@ -43,12 +51,20 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, step: int, params: Any, opt_state: Any, seed: int) -> None:
-        """Start saving the state after ``step`` updates; returns once the arrays are copied."""
+    def all_steps(self) -> tuple[int, ...]:
+        return tuple(self.manager.all_steps())
+
+    def delete(self, step: int) -> None:
+        self.manager.delete(step)
+
+    def save(self, step: int, params: Any, opt_state: Any, seed: int,
+             metrics: dict[str, float] | None = None) -> None:
+        """Start saving the state after ``step`` updates; returns once the arrays are copied.
+        ``metrics`` rank it among the others when the folder keeps the best."""
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave({"params": params, "opt_state": opt_state}),
             meta=ocp.args.JsonSave({"step": step, "seed": seed}),
-        ))
+        ), metrics=metrics)
 
     def restore(self, step: int, params: Any, opt_state: Any) -> tuple[Any, Any, dict]:
         """The params, optimizer state and meta saved at ``step``, shaped and placed like the

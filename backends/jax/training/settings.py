@@ -24,10 +24,10 @@ from typing import Any
 
 from taskdsl.ir import BoxKind, Call, Name, Objective, Program
 from taskdsl.parser import SyntaxErrors
-from taskdsl.queries import frozen_boxes, is_load
+from taskdsl.queries import frozen_boxes, is_load, metric_names
 from taskdsl.source import NOWHERE, Span
 
-from ..messages import SET_FILE, USAGE_CODES, Problem, listed, problem, suggestion
+from ..messages import SET_FILE, USAGE_CODES, Problem, listed, phrase, problem, suggestion
 from ..messages import show as show
 from . import errors
 from . import schedule as schedules
@@ -56,6 +56,14 @@ class Settings:
     checkpoint_every: int = 200
     keep: int = 3  # how many of the latest checkpoints stay on disk
     schedule: Schedule = SIMULTANEOUS  # which learners each step updates (schedule.py)
+    # Watching a run (watch.py): TensorBoard event files, held-out evaluation every
+    # `eval_every` steps (0: never), the best checkpoint by `keep_best` (None: none kept)
+    # and an early stop after `patience` evaluations without improvement (0: never).
+    tensorboard: bool = True
+    eval_every: int = 0
+    keep_best: str | None = None
+    keep_best_mode: str = "min"
+    patience: int = 0
     impls: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
@@ -79,6 +87,26 @@ def _call_or_name(value: Any) -> bool:
     return isinstance(value, Call | Name)
 
 
+def _boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+MODES = ("min", "max")
+
+
+def _mode(value: Any) -> bool:
+    return _spelled(value) in MODES
+
+
+def _spelled(value: Any) -> Any:
+    """A word written bare (``min``) or quoted (``"min"``), as a string."""
+    return value.name if isinstance(value, Name) else value
+
+
 # Each plain setting: the check its value must pass, and how the message describes it.
 CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "batch": (_positive, "a whole number >= 1"),
@@ -89,6 +117,11 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "checkpoint_every": (_positive, "a whole number >= 1"),
     "keep": (_positive, "a whole number >= 1"),
     "schedule": (_call_or_name, "`simultaneous` or `alternate(LEARNER: STEPS, ...)`"),
+    "tensorboard": (_boolean, "`true` or `false`"),
+    "eval_every": (_natural, "a whole number >= 0 (0: never)"),
+    "keep_best": (_text, 'a metric in quotes, such as `"eval/total"`'),
+    "keep_best_mode": (_mode, '`"min"` (lower is better) or `"max"`'),
+    "patience": (_natural, "a whole number >= 0 (0: never stop early)"),
 }
 SCALAR_KEYS = tuple(CHECKS)
 
@@ -191,6 +224,12 @@ def collect(program: Program, objective: str, overrides: Sequence[str] = ()) -> 
     if "schedule" in checked:
         checked["schedule"] = schedules.parse(checked["schedule"], show(checked["schedule"]),
                                               target, frozen)
+    if "keep_best_mode" in checked:
+        checked["keep_best_mode"] = _spelled(checked["keep_best_mode"])
+    wheres = {k: origins[k].where for k in checked}
+    for key, bad in watch_problems(target, checked, wheres).items():
+        found.append(_located(bad, None, origins[key]))
+        checked.pop(key)
     settings = dataclasses.replace(Settings(), impls=impls, data=data, **checked)
     return Resolution(settings, tuple(found), MappingProxyType(origins))
 
@@ -226,6 +265,31 @@ def setting_problems(key: str, value: Any, where: str = "") -> list[Problem]:
     if key == "optimizer":
         return optimizer_problems(value, where)
     return []
+
+
+def eval_metrics(objective: Objective) -> tuple[str, ...]:
+    """The metrics an evaluation logs (``eval_every``): ``eval/total``, then ``eval/TASK``."""
+    return ("eval/total", *(f"eval/{n}" for n in metric_names(objective)))
+
+
+def watch_problems(objective: Objective, checked: Mapping[str, Any],
+                   wheres: Mapping[str, str] = MappingProxyType({})) -> dict[str, Problem]:
+    """What is wrong, together, with the watch settings among ``checked`` (each value already
+    valid alone), keyed by the setting to blame: a ``keep_best`` metric no evaluation logs,
+    ``keep_best`` or ``patience`` without ``eval_every``."""
+    found: dict[str, Problem] = {}
+    metric = checked.get("keep_best")
+    known = eval_metrics(objective)
+    if metric is not None and metric not in known:
+        found["keep_best"] = problem(
+            "setting-value", key="keep_best", where=wheres.get("keep_best", ""),
+            found=show(metric),
+            expected=phrase("keep-best-metric", valid=listed(known)))
+    if not checked.get("eval_every"):
+        for key in ("keep_best", "patience"):
+            if checked.get(key) and key not in found:
+                found[key] = problem("watch-needs-eval", key=key, where=wheres.get(key, ""))
+    return found
 
 
 def optimizer_problems(spec: Call | Name, where: str = "") -> list[Problem]:

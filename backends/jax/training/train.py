@@ -3,8 +3,11 @@
 A run lives in a folder (``RUN_DIR``)::
 
     config.json      what was trained: the .task text, settings, seed, versions
-    metrics.jsonl    one line per logging step: step, loss, each equation, grad norms
+    metrics.jsonl    one line per logging step: step, loss, each equation, grad norms,
+                     wall time, examples/s, and at evaluation steps ``eval/...``
     checkpoints/     Orbax checkpoints, the ``keep`` latest
+    tb/              TensorBoard event files (``tensorboard = false`` turns them off)
+    best/            the best checkpoint by ``keep_best`` (only with that setting)
 
 Reproducibility is by construction: step ``i`` trains on the rows
 ``feed.Feed.batch(i)`` and the PRNG key ``fold_in(train_key, i)``, both pure
@@ -18,7 +21,8 @@ metrics stay on the device and are read back together (and checked for
 NaN/Inf, every step's) after a logging step's successor has been dispatched,
 and before every checkpoint, so no checkpoint is written after a non-finite
 loss, and the last good one is kept.  The progress bar redraws at most ten
-times a second.
+times a second.  Evaluations on held-out data (``eval_every``) wait for their
+result, since ``keep_best`` and ``patience`` act on it; see ``watch.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import math
 import platform
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,8 +49,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from taskdsl.ir import Program
 
 from ..lowering.lower import Lowered, LowerError, make_train_step
+from ..messages import note
 from ..nets import NetError
-from . import errors, sharding
+from . import errors, sharding, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
 from .runs import CONFIG, lower_loading, run_optimizer
@@ -62,7 +68,7 @@ class RunResult:
 
     out: Path
     objective: str
-    status: str  # "finished" or "interrupted"
+    status: str  # "finished", "interrupted", or "stopped" (early, by `patience`)
     step: int  # updates done in total, across resumes
     loss: float | None  # the last step's loss, None if no step ran in this call
     metrics: dict[str, float]
@@ -82,7 +88,8 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     must be new or empty.  Raises ``TrainError`` for anything the user can fix
     (its ``exit_code`` says which kind), including a loss that stops being finite.
     SIGINT/SIGTERM stop the run after the current step with a checkpoint saved,
-    and the result's ``status`` is ``"interrupted"``.
+    and the result's ``status`` is ``"interrupted"``; a run that ``patience`` stops
+    early saves one too, and its ``status`` is ``"stopped"``.
     """
     started = time.perf_counter()
     name = objective_name(program, objective)
@@ -96,6 +103,8 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     except (LowerError, NetError) as error:
         raise errors.TrainError.carrying(error) from None
     sources = feeding.bind(lowered.data_requests(), settings.data, name)
+    # Before the folder is written to, like the training data: a missing test split stops here.
+    held_out = watch.held_out_feed(lowered, settings, name) if settings.eval_every else None
     layout = sharding.data_parallel(settings.batch)
     init_opt_state, step_fn = make_train_step(lowered, optimizer, batch_size=settings.batch)
     init_key, train_key = jax.random.split(jax.random.key(settings.seed))
@@ -114,15 +123,18 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
         start = checkpoints.latest_step() if resume else None
         if start is not None:
             params, opt_state, _ = checkpoints.restore(start, params, opt_state)
-        if primary:
-            _trim_metrics(out / METRICS, start or 0)
+        history = _trim_metrics(out / METRICS, start or 0) if primary else []
         loop = _Loop(lowered, settings, checkpoints, out, primary, start)
-        with _stop_requests() as stop, _progress_bar(name, settings.steps, progress and primary
-                                                      ) as bar:
+        with _Watchers.open(lowered, settings, name, feed, held_out, layout, out, primary,
+                            start or 0, history) as watchers, \
+                _stop_requests() as stop, \
+                _progress_bar(name, settings.steps, progress and primary) as bar:
+            loop.watch(watchers, started, history)
             params, opt_state = loop.run(params, opt_state, feed, step_fn, train_key, layout,
                                          stop, bar)
+    status = "interrupted" if loop.interrupted else "stopped" if loop.stopped else "finished"
     return RunResult(
-        out=out, objective=name, status="interrupted" if loop.interrupted else "finished",
+        out=out, objective=name, status=status,
         step=loop.step, loss=loop.last.get("loss"), metrics=loop.last, params=params,
         lowered=lowered, settings=settings, seconds=time.perf_counter() - started,
     )
@@ -191,14 +203,75 @@ def _without_history(config: dict) -> dict:
     return {k: v for k, v in config.items() if k != "history"}
 
 
-def _trim_metrics(path: Path, step: int) -> None:
-    """Drop the lines a killed run logged after the checkpoint it is resumed from."""
+def _trim_metrics(path: Path, step: int) -> list[dict[str, Any]]:
+    """Drop the lines a killed run logged after the checkpoint it is resumed from; the
+    lines kept, read."""
     if not path.exists():
-        return
+        return []
     kept = [line for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and json.loads(line)["step"] <= step]
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    return [json.loads(line) for line in kept]
 
+
+@dataclass
+class _Watchers:
+    """What watches this call's steps besides metrics.jsonl (``watch.py``), each ``None``
+    when off: TensorBoard (primary process only), held-out evaluation, pictures, the
+    ``keep_best``/``patience`` tracker."""
+
+    board: watch.Board | None = None
+    evaluation: watch.Evaluation | None = None
+    pictures: watch.Pictures | None = None
+    best: watch.Best | None = None
+
+    @classmethod
+    @contextmanager
+    def open(cls, lowered: Lowered, settings: Settings, objective: str, feed: feeding.Feed,
+             held_out: feeding.Feed | None, layout: sharding.DataParallel | None, out: Path,
+             primary: bool, start: int, history: Sequence[Mapping[str, Any]]
+             ) -> Iterator[_Watchers]:
+        """The watchers ``settings`` ask for; ``held_out`` is the evaluation's data (needed
+        with ``eval_every``), ``history`` the metrics lines a resumed run kept."""
+        found = cls()
+        try:
+            if held_out is not None:
+                found.evaluation = watch.Evaluation(lowered, held_out, settings, layout)
+            if settings.tensorboard and primary:
+                found.board = watch.Board(out, lowered.task_names, start,
+                                          watch.learning_rate(settings.optimizer))
+                if jax.process_count() == 1:
+                    found.pictures = _pictures(lowered, settings, objective, feed, held_out)
+            if settings.eval_every and (settings.keep_best or settings.patience):
+                found.best = watch.Best(out, settings.keep_best or "eval/total",
+                                        settings.keep_best_mode if settings.keep_best else "min",
+                                        settings.patience, keep=settings.keep_best is not None)
+                found.best.replay(history, start)
+            yield found
+        finally:
+            if found.board is not None:
+                found.board.close()
+            if found.best is not None:
+                found.best.close()
+
+
+def _pictures(lowered: Lowered, settings: Settings, objective: str, feed: feeding.Feed,
+              held_out: feeding.Feed | None) -> watch.Pictures | None:
+    """The pictures of image-valued learner outputs, on the first held-out batch (the first
+    training batch when the data have no test part); ``None`` if nothing is an image."""
+    if not any(watch.is_image(w) for n in lowered.learner_names
+               for w in lowered.learners[n].signature.outputs):
+        return None
+    if held_out is None:
+        try:
+            held_out = watch.held_out_feed(lowered, settings, objective)
+        except errors.TrainError:
+            held_out = feed
+    return watch.Pictures(lowered, held_out.batch(0), settings)
+
+
+GRAD_NORM = "grad_norm"
+"""The metric of the global gradient norm; ``grad_norm/LEARNER`` are the learners' own."""
 
 # Metrics of at most this many steps wait on the device to be read back.
 READ_BACK_EVERY = 1000
@@ -235,6 +308,11 @@ def _keyed(step_fn: Any, names: Sequence[str], source_of: Mapping[str, str] | No
                      for key, r in rows.items()}
         params, opt_state, metrics = step_fn(params, opt_state, batch,
                                              jax.random.fold_in(train_key, i))
+        # The global gradient norm, from the learners' own: computed here, in the step.
+        norms = [jnp.asarray(v, jnp.float32) for k, v in metrics.items()
+                 if k.startswith(GRAD_NORM + "/")]
+        metrics = {**metrics, GRAD_NORM: jnp.sqrt(sum((v * v for v in norms),
+                                                      jnp.zeros((), jnp.float32)))}
         # One float32 vector in the order of ``names``, one read-back a step (float32
         # holds any narrower float exactly).
         values = jnp.stack([jnp.asarray(metrics[n], jnp.float32) for n in names])
@@ -265,10 +343,27 @@ class _Loop:
         self.saved = start  # step of the latest checkpoint
         self.last: dict[str, float] = {}
         # The step's metrics, in the order the loop reads them back (see `step.train_step`).
-        self.names = (*lowered.task_names, "loss",
-                      *(f"grad_norm/{n}" for n in lowered.learner_names))
+        self.names = (*lowered.task_names, "loss", GRAD_NORM,
+                      *(f"{GRAD_NORM}/{n}" for n in lowered.learner_names))
         self.interrupted = False
+        self.stopped = False  # early, by `patience`
         self._rate_from: tuple[int, float] | None = None
+        self.watchers = _Watchers()
+        self._started = time.perf_counter()
+        self._wall_offset = 0.0  # a resumed run's wall time before this call
+        self._logged: tuple[int, float] = (self.start, self._started)  # step, time
+        self._evals: dict[int, jax.Array] = {}  # evaluations not read back, by step
+        self._improved = False  # the last evaluation is the best so far
+
+    def watch(self, watchers: _Watchers, started: float,
+              history: Sequence[Mapping[str, Any]]) -> None:
+        """Watch the steps with ``watchers``; wall times count from ``started`` (a resumed
+        run's go on from the last line ``history`` kept)."""
+        self.watchers = watchers
+        self._started = started
+        self._logged = (self.start, started)
+        times = [r["wall_time"] for r in history if isinstance(r.get("wall_time"), int | float)]
+        self._wall_offset = float(times[-1]) if times else 0.0
 
     def run(self, params: Any, opt_state: Any, feed: feeding.Feed, step_fn: Any,
             train_key: jax.Array, layout: sharding.DataParallel | None,
@@ -293,28 +388,53 @@ class _Loop:
                 self._finish(pending, bar)  # after the next step is dispatched
             pending.append((i + 1, metrics))
             self.step = i + 1
+            evaluates = self._evaluates(self.step)
+            if evaluates:  # dispatched now, read back with this step's metrics
+                assert self.watchers.evaluation is not None
+                self._evals[self.step] = self.watchers.evaluation(params)
             if self.step % settings.checkpoint_every == 0 or self.step == settings.steps:
                 self._finish(pending, bar)
+                self._keep_best(params, opt_state)
                 self._save(params, opt_state)
+            elif evaluates:
+                self._finish(pending, bar)
+                self._keep_best(params, opt_state)
             else:
                 bar.tick(self.step)
+            if self.stopped:
+                break
         self._finish(pending, bar)
-        if self.interrupted and self.saved != self.step:
+        if (self.interrupted or self.stopped) and self.saved != self.step:
             self._save(params, opt_state)
         return params, opt_state
+
+    def _evaluates(self, step: int) -> bool:
+        every = self.settings.eval_every
+        return bool(every) and self.watchers.evaluation is not None and step % every == 0
+
+    def _keep_best(self, params: Any, opt_state: Any) -> None:
+        """After an evaluation that is the best so far, save it into ``best/``."""
+        best = self.watchers.best
+        if self._improved and best is not None and best.step == self.step:
+            best.save(self.step, params, opt_state, self.settings.seed)
+        self._improved = False
 
     def _save(self, params: Any, opt_state: Any) -> None:
         if not bool(_all_finite(params)):
             raise errors.diverged(self.step, (), (), self.saved)
         self.checkpoints.save(self.step, params, opt_state, self.settings.seed)
         self.saved = self.step
+        board, drawn = self.watchers.board, self.watchers.pictures
+        if board is not None and drawn:
+            board.images(self.step, drawn(params))
 
     def _finish(self, pending: list[tuple[int, jax.Array]], bar: _Bar) -> None:
         """Read the dispatched steps' metrics back, in one transfer: stop at the first
         NaN/Inf, log, move the bar.  Empties ``pending``."""
         if not pending:
             return
-        fetched = jax.device_get([metrics for _, metrics in pending])
+        fetched, evals = jax.device_get(([metrics for _, metrics in pending], self._evals))
+        self._evals = {}
         steps = [step for step, _ in pending]
         pending.clear()
         for step, metrics in zip(steps, fetched, strict=True):
@@ -322,7 +442,10 @@ class _Loop:
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad or self._logs(step):
                 shown = {k: v if math.isfinite(v) else None for k, v in values.items()}
-                self._log({"step": step, "loss": shown.pop("loss"), **shown})
+                record = {"step": step, "loss": shown.pop("loss"), **shown, **self._timing(step)}
+                if step in evals and not bad:
+                    record.update(self._evaluated(step, evals[step]))
+                self._log(record)
             if bad:
                 equations = [k for k in bad if k in self.tasks]
                 learners = [k.removeprefix("grad_norm/") for k in bad
@@ -332,12 +455,54 @@ class _Loop:
         bar.advance_to(steps[-1], self.last["loss"], self._rate(steps[-1]))
 
     def _logs(self, step: int) -> bool:
-        return step == 1 or step % self.settings.log_every == 0 or step == self.settings.steps
+        return (step == 1 or step % self.settings.log_every == 0 or step == self.settings.steps
+                or self._evaluates(step))
 
     def _log(self, record: dict) -> None:
         if self.primary:
             with self.metrics_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
+            if self.watchers.board is not None:
+                self.watchers.board.scalars(record)
+
+    def _timing(self, step: int) -> dict[str, float | None]:
+        """A logged line's ``wall_time`` (seconds since the run started, across resumes)
+        and ``examples_per_second`` since the previous logged line (the first pays for
+        compiling)."""
+        now = time.perf_counter()
+        first, since = self._logged
+        self._logged = (step, now)
+        rate = (step - first) * self.settings.batch / (now - since) if now > since else None
+        return {"wall_time": round(self._wall_offset + now - self._started, 4),
+                "examples_per_second": rate}
+
+    def _evaluated(self, step: int, values: Any) -> dict[str, Any]:
+        """An evaluation's keys for its step's line (``eval/...``; with ``keep_best`` or
+        ``patience``, ``best_step``; ``early_stop`` on the line that stops the run)."""
+        evaluation = self.watchers.evaluation
+        assert evaluation is not None
+        found: dict[str, Any] = {k: float(v) if math.isfinite(float(v)) else None
+                                 for k, v in zip(evaluation.names, values, strict=True)}
+        best = self.watchers.best
+        if best is None:
+            return found
+        value = found.get(best.metric)
+        self._improved = best.update(step, float("nan") if value is None else value)
+        found["best_step"] = best.step
+        if best.exhausted and step < self.settings.steps:
+            self.stopped = True
+            found["early_stop"] = True
+            if self.primary:
+                _say(self._stop_note(step, best))
+        return found
+
+    def _stop_note(self, step: int, best: watch.Best) -> str:
+        details = {"step": step, "metric": best.metric, "patience": best.patience,
+                   "best": best.value if best.value is not None else float("nan"),
+                   "best_step": best.step}
+        if best.folder is not None:
+            return note("train-stopped-early", folder=best.folder, **details)
+        return note("train-stopped-early-unkept", **details)
 
     def _rate(self, step: int) -> float | None:
         """Steps per second since the first finished step (which pays for compilation)."""
@@ -347,6 +512,11 @@ class _Loop:
             return None
         first, since = self._rate_from
         return (step - first) / (now - since) if now > since else None
+
+
+def _say(text: str) -> None:
+    """A note on stderr (between the progress bar's redraws)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 # -- stopping on a signal -----------------------------------------------------

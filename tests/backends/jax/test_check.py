@@ -185,6 +185,8 @@ ROWS = [
      "alternate(", "did you mean `put`?"),
     ("alternate(get: 1, put: 1)", "alternate(get: 0)", (), "schedule-form", "alternate(",
      "schedule simultaneous"),
+    ("    steps 10", "    steps 10\n    patience 2", (), "watch-needs-eval", "patience 2",
+     "eval_every 100"),
     ("alternate(get: 1, put: 1)", "sometimes", (), "schedule-form", "schedule sometimes",
      None),
     ("nets.cnn(width = 8)", 'load("{run}")', (), "schedule-frozen", "alternate(",

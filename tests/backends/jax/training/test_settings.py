@@ -141,3 +141,56 @@ def test_recorded_settings_read_back_as_resolved() -> None:
     settings = resolve(program(), "classify", ["steps=9", "schedule=simultaneous",
                                                'data.pairs=datasets.digits(split = "test")'])
     assert from_json(program(), "classify", settings.to_json()) == settings
+
+
+# ---------------------------------------------------------------- watching a run
+
+
+def test_the_watch_settings_default_to_tensorboard_only() -> None:
+    settings = resolve(program(), "classify")
+    assert settings.tensorboard is True
+    assert (settings.eval_every, settings.keep_best, settings.keep_best_mode,
+            settings.patience) == (0, None, "min", 0)
+
+
+def test_watch_settings_read_from_the_block_and_back_from_config_json() -> None:
+    text = SOURCE.replace("    batch 16\n", '    batch 16\n    eval_every 10\n'
+                          '    keep_best "eval/classify"\n    keep_best_mode max\n    patience 3\n'
+                          "    tensorboard false\n")
+    settings = resolve(program(text), "classify")
+    assert (settings.eval_every, settings.keep_best, settings.keep_best_mode,
+            settings.patience, settings.tensorboard) == (10, "eval/classify", "max", 3, False)
+    assert from_json(program(text), "classify", settings.to_json()) == settings
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("tensorboard=1", "`tensorboard` in `--set tensorboard=1` must be `true` or `false`"),
+    ("eval_every=-1", "`eval_every` in `--set eval_every=-1` must be a whole number >= 0"),
+    ("keep_best_mode=mean", 'must be `"min"` (lower is better) or `"max"`, not mean'),
+    ("keep_best=3", "must be a metric in quotes"),
+    ('keep_best="eval/total"', "`keep_best` in `--set keep_best=\"eval/total\"` needs "
+                               "`eval_every`"),
+    ("patience=2", "`patience` in `--set patience=2` needs `eval_every`"),
+])
+def test_bad_watch_overrides_are_usage_errors(override: str, expected: str) -> None:
+    assert expected in usage_error([override])
+
+
+def test_keep_best_must_name_a_metric_an_evaluation_logs() -> None:
+    message = usage_error(["eval_every=5", 'keep_best="eval/clasify"'])
+    assert 'not "eval/clasify"' in message
+    # Every objective's metric is offered: the total and each of its tasks (only one here).
+    assert "`eval/total`, `eval/classify`" in message
+    assert resolve(program(), "classify", ["eval_every=5", 'keep_best="eval/classify"']
+                   ).keep_best == "eval/classify"
+
+
+def test_patience_without_eval_every_in_the_block_is_located_there() -> None:
+    text = SOURCE.replace("    batch 16\n", "    batch 16\n    patience 2\n")
+    with pytest.raises(TrainError) as caught:
+        resolve(program(text), "classify")
+    assert caught.value.exit_code == PROGRAM
+    assert caught.value.code == "watch-needs-eval"
+    assert str(caught.value).startswith("<input>:15:5: `patience` needs `eval_every`")
+    # A `--set` that supplies it makes the block's setting valid.
+    assert resolve(program(text), "classify", ["eval_every=4"]).patience == 2

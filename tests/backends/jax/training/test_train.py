@@ -85,8 +85,13 @@ def assert_same_params(a: object, b: object) -> None:
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def metrics(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+TIMING = ("wall_time", "examples_per_second")  # how fast, which no two runs share
+
+
+def metrics(out: Path, timing: bool = False) -> list[dict]:
+    """The logged lines, less their timing unless ``timing``: what repeats bit for bit."""
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return lines if timing else [{k: v for k, v in m.items() if k not in TIMING} for m in lines]
 
 
 def saved_steps(out: Path) -> list[int]:
@@ -106,11 +111,13 @@ def final_params(out: Path) -> dict:
 def test_a_run_writes_metrics_config_and_checkpoints(reference: RunResult) -> None:
     out = reference.out
     assert (reference.status, reference.step, reference.objective) == ("finished", STEPS, "both")
-    lines = metrics(out)
+    lines = metrics(out, timing=True)
     assert [m["step"] for m in lines] == [1, *range(100, STEPS + 1, 100)]
     assert all(list(m)[:2] == ["step", "loss"] for m in lines)
-    assert all(set(m) == {"step", "loss", "classify", "put_get", "grad_norm/get",
-                          "grad_norm/put"} for m in lines)
+    assert all(set(m) == {"step", "loss", "classify", "put_get", "grad_norm", "grad_norm/get",
+                          "grad_norm/put", *TIMING} for m in lines)
+    assert all(m["grad_norm"] == pytest.approx(np.hypot(m["grad_norm/get"], m["grad_norm/put"]),
+                                               rel=1e-5) for m in lines)
     last = lines[-1]
     assert last["loss"] == pytest.approx(last["classify"] + 0.5 * last["put_get"], rel=1e-5)
     assert last["loss"] < lines[0]["loss"]
@@ -129,9 +136,11 @@ def test_a_run_writes_metrics_config_and_checkpoints(reference: RunResult) -> No
 
 def test_the_same_seed_gives_the_same_run_bit_for_bit(task_file: Path,
                                                        reference: RunResult) -> None:
-    again = run(task_file, "again", *LONG)
+    again = run(task_file, "again", *LONG, "tensorboard=false")
     assert_same_params(again.params, reference.params)
     assert metrics(again.out) == metrics(reference.out)
+    # TensorBoard only watches: off, it leaves no event files and changes nothing else.
+    assert (reference.out / "tb").is_dir() and not (again.out / "tb").exists()
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(task_file: Path,

@@ -1,0 +1,312 @@
+"""Watching a run: TensorBoard event files, held-out evaluation, the best checkpoint, early stops.
+
+``metrics.jsonl`` stays the record of a run; this module adds what watching it
+live needs (``docs/training.md``, "Watching a run"):
+
+- :class:`Board` writes TensorBoard event files into ``RUN_DIR/tb/`` (with
+  ``tensorboardX``; no TensorFlow): every logged scalar, and at every checkpoint
+  a picture of each image-valued learner output on one fixed held-out batch.
+- :class:`Evaluation` measures every task, and the weighted total, on a fixed
+  set of held-out batches (the ``test`` split of each data source), every
+  ``eval_every`` steps.
+- :class:`Best` follows the ``keep_best`` metric: it keeps the best step's
+  checkpoint in ``RUN_DIR/best/`` (Orbax, ranked by the metric) and says when
+  ``patience`` evaluations went by without improvement.
+
+Nothing here runs at a step that neither logs, evaluates nor checkpoints: the
+gradient norms come out of the jitted step with the other metrics (``train.py``),
+and the learning rate is the optimizer's constant.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from taskdsl.ir import Call, Name
+from taskdsl.queries import DataRequest
+from taskdsl.types import WireType
+
+from .. import data
+from ..evaluation import pictures
+from ..lowering.lower import OPTIMIZERS, Lowered
+from ..messages import phrase, show
+from . import errors, sharding
+from . import feed as feeding
+from .checkpoint import Checkpoints
+from .settings import Settings
+
+TB_FOLDER = "tb"
+"""The run folder's TensorBoard event files (``tensorboard --logdir RUN_DIR/tb``)."""
+BEST_FOLDER = "best"
+"""The run folder's best checkpoint by ``keep_best`` (an Orbax folder like checkpoints/)."""
+EVAL_EXAMPLES = 1024
+"""At most this many held-out examples (whole batches, at least one) per evaluation."""
+SHOWN = 8
+"""Images in each learner's picture."""
+EVAL_KEY, PICTURES_KEY = 1, 2
+"""Folded into the seed: the fixed keys of evaluations' and pictures' random boxes, so that
+two evaluations differ only by the parameters."""
+
+TRAIN_TAGS = MappingProxyType({"loss": "train/total"})
+"""metrics.jsonl keys that TensorBoard shows under another name; a task's value is
+``train/TASK``, everything else keeps its key."""
+NOT_PLOTTED = frozenset({"step", "wall_time", "best_step", "early_stop"})
+
+
+# -- held-out data ----------------------------------------------------------------------
+
+
+def held_out_bindings(requests: Sequence[DataRequest], bindings: Mapping[str, Any]
+                      ) -> dict[str, Call]:
+    """Each drawn source's binding with ``split = "test"``: its data set's held-out part.
+
+    Raises ``TrainError`` for a source whose data set has no ``split`` option."""
+    found: dict[str, Call] = {}
+    for request in requests:
+        source = request.source
+        call = feeding.binding_of(source, bindings)
+        if source in found or not isinstance(call, Call):
+            continue  # binding the training data reports a missing or malformed binding
+        loader = data.LOADERS.get(call.name.removeprefix(data.PREFIX))
+        if loader is None or "split" not in inspect.signature(loader).parameters:
+            raise errors.TrainError(phrase("eval-no-split", source=source, binding=show(call)))
+        found[source] = Call(call.name, call.args,
+                             MappingProxyType({**call.kwargs, "split": "test"}), call.span)
+    return found
+
+
+def held_out_feed(lowered: Lowered, settings: Settings, objective: str) -> feeding.Feed:
+    """The batches of held-out data, drawn as training draws its own (``Feed``)."""
+    requests = lowered.data_requests()
+    sources = feeding.bind(requests, held_out_bindings(requests, settings.data), objective)
+    return feeding.Feed(requests, sources, settings.batch, settings.seed,
+                        process=jax.process_index(), processes=jax.process_count())
+
+
+def _placed(batch: Any, layout: sharding.DataParallel | None) -> Any:
+    return layout.shard(batch) if layout is not None else jax.device_put(batch)
+
+
+class Evaluation:
+    """Every task's value and the weighted total on the same held-out batches each time.
+
+    ``__call__`` dispatches without waiting and returns one float32 vector on the device,
+    in the order of :attr:`names`: ``eval/total``, then ``eval/TASK``.
+    """
+
+    def __init__(self, lowered: Lowered, feed: feeding.Feed, settings: Settings,
+                 layout: sharding.DataParallel | None) -> None:
+        self.names = ("eval/total", *(f"eval/{n}" for n in lowered.task_names))
+        smallest = min((len(s) for s in feed.sources.values()), default=settings.batch)
+        count = max(1, min(EVAL_EXAMPLES, smallest) // settings.batch)
+        self.batches = [_placed(feed.batch(i), layout) for i in range(count)]
+        self.key = jax.random.fold_in(jax.random.key(settings.seed), EVAL_KEY)
+        size = settings.batch
+
+        def values(params: Any, batch: Any, key: jax.Array) -> jax.Array:
+            total, tasks = lowered.loss(params, batch, key, size)
+            return jnp.stack([jnp.asarray(v, jnp.float32)
+                              for v in (total, *(tasks[n] for n in lowered.task_names))])
+
+        self._values = jax.jit(values)
+
+    def __call__(self, params: Any) -> jax.Array:
+        parts = [self._values(params, batch, jax.random.fold_in(self.key, i))
+                 for i, batch in enumerate(self.batches)]
+        return sum(parts[1:], parts[0]) / len(parts)
+
+
+# -- pictures ---------------------------------------------------------------------------
+
+
+def is_image(wire: WireType) -> bool:
+    """A wire whose values can be drawn: ``Real[H, W, 1]`` or ``Real[H, W, 3]``."""
+    return wire.kind == "Real" and len(wire.shape) == 3 and wire.shape[-1] in (1, 3)
+
+
+class _Recording(Lowered):
+    """``lowered`` whose learners record their first application's outputs in ``seen``:
+    the objective's own wiring says what each learner is applied to (a decoder to the
+    encoder's code, a generator to its noise)."""
+
+    def __init__(self, lowered: Lowered, seen: dict[str, tuple[jax.Array, ...]]) -> None:
+        self.__dict__.update(vars(lowered))
+        self._seen = seen
+
+    @property
+    def apply_fns(self) -> dict[str, Any]:
+        def recorded(name: str, fn: Any) -> Any:
+            def apply(state: Any, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+                outputs = fn(state, *arrays)
+                self._seen.setdefault(name, outputs)
+                return outputs
+            return apply
+
+        return {n: recorded(n, f) for n, f in super().apply_fns.items()}
+
+
+class Pictures:
+    """Each image-valued learner output, as the objective computes it on one fixed batch
+    (its first :data:`SHOWN` examples), for TensorBoard: ``pictures/LEARNER`` (with
+    ``/OUTPUT`` for a learner with several image outputs)."""
+
+    def __init__(self, lowered: Lowered, batch: Any, settings: Settings) -> None:
+        self.outputs: dict[str, tuple[str, int]] = {}
+        for name in lowered.learner_names:
+            wires = lowered.learners[name].signature.outputs
+            drawn = [i for i, w in enumerate(wires) if is_image(w)]
+            for i in drawn:
+                tag = f"pictures/{name}" if len(drawn) == 1 else f"pictures/{name}/{i}"
+                self.outputs[tag] = (name, i)
+        self.batch = jax.device_put(batch)
+        self.key = jax.random.fold_in(jax.random.key(settings.seed), PICTURES_KEY)
+        size = settings.batch
+
+        def images(params: Any, batch: Any, key: jax.Array) -> dict[str, jax.Array]:
+            seen: dict[str, tuple[jax.Array, ...]] = {}
+            _Recording(lowered, seen).loss(params, batch, key, size)
+            return {tag: seen[name][i][:SHOWN] for tag, (name, i) in self.outputs.items()
+                    if name in seen}
+
+        self._images = jax.jit(images)
+
+    def __bool__(self) -> bool:
+        return bool(self.outputs)
+
+    def __call__(self, params: Any) -> dict[str, np.ndarray]:
+        """Each picture as RGB bytes (H, W, 3): the images side by side, enlarged."""
+        found = jax.device_get(self._images(params, self.batch, self.key))
+        return {tag: np.asarray(pictures.grid([list(images)])) for tag, images in found.items()}
+
+
+# -- TensorBoard ------------------------------------------------------------------------
+
+
+def learning_rate(spec: Call | Name) -> float | None:
+    """The learning rate an ``optimizer`` setting gives (its ``lr``, else optax's default
+    that the lowering uses); ``None`` for an optimizer the lowering does not know."""
+    call = Call(spec.name) if isinstance(spec, Name) else spec
+    entry = OPTIMIZERS.get(call.name)
+    if entry is None:
+        return None
+    value = call.kwargs.get("lr", call.args[0] if call.args else entry[1])
+    return float(value) if isinstance(value, int | float) else None
+
+
+def tag(key: str, tasks: Iterable[str]) -> str:
+    """The TensorBoard tag of a metrics.jsonl key: ``train/TASK``, ``train/total``, or the
+    key itself (``grad_norm/LEARNER``, ``eval/TASK``, ``examples_per_second``)."""
+    if key in TRAIN_TAGS:
+        return TRAIN_TAGS[key]
+    return f"train/{key}" if key in set(tasks) else key
+
+
+class Board:
+    """The run's TensorBoard event files (``RUN_DIR/tb/``), written by a background thread.
+
+    A resumed run starts a new event file that tells TensorBoard to drop what an
+    earlier one logged after the checkpoint it resumes from (``purge_step``).
+    """
+
+    def __init__(self, run_dir: Path, tasks: Sequence[str], start: int,
+                 lr: float | None) -> None:
+        from tensorboardX import SummaryWriter
+
+        self.tasks = tuple(tasks)
+        self.lr = lr
+        self.writer = SummaryWriter(logdir=str(Path(run_dir) / TB_FOLDER),
+                                    purge_step=start + 1 if start else None, flush_secs=30)
+
+    def scalars(self, record: Mapping[str, Any]) -> None:
+        """One metrics.jsonl line's numbers, at its step (``None``, non-finite, left out)."""
+        step = int(record["step"])
+        for key, value in record.items():
+            if key in NOT_PLOTTED or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if math.isfinite(value):
+                self.writer.add_scalar(tag(key, self.tasks), float(value), step)
+        if self.lr is not None and "loss" in record:
+            self.writer.add_scalar("lr", self.lr, step)
+
+    def images(self, step: int, drawn: Mapping[str, np.ndarray]) -> None:
+        for name, picture in drawn.items():
+            self.writer.add_image(name, picture, step, dataformats="HWC")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# -- the best checkpoint, early stops ---------------------------------------------------
+
+
+class Best:
+    """The ``keep_best`` metric's best value so far, and how many evaluations since it.
+
+    With ``keep`` the best step's parameters and optimizer state are kept in
+    ``RUN_DIR/best/`` (one Orbax checkpoint, ranked by the metric: ``best_fn``).
+    """
+
+    def __init__(self, run_dir: Path, metric: str, mode: str, patience: int,
+                 keep: bool) -> None:
+        self.metric = metric
+        self.mode = mode
+        self.patience = patience
+        self.value: float | None = None
+        self.step: int | None = None
+        self.waited = 0  # evaluations since the best one
+        self.checkpoints = (Checkpoints(run_dir, 1, folder=BEST_FOLDER, metric=(metric, mode))
+                            if keep else None)
+
+    @property
+    def folder(self) -> Path | None:
+        return self.checkpoints.directory if self.checkpoints is not None else None
+
+    def better(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.value is None:
+            return True
+        return value < self.value if self.mode == "min" else value > self.value
+
+    def update(self, step: int, value: float) -> bool:
+        """Record the evaluation at ``step``; whether it is the best so far."""
+        if self.better(value):
+            self.value, self.step, self.waited = value, step, 0
+            return True
+        self.waited += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether ``patience`` evaluations went by without improving (never with 0)."""
+        return self.patience > 0 and self.waited >= self.patience
+
+    def replay(self, records: Iterable[Mapping[str, Any]], start: int) -> None:
+        """Pick up a resumed run's history: the evaluations metrics.jsonl holds up to
+        ``start``; a best checkpoint saved after ``start`` (by the killed run) goes."""
+        for record in records:
+            value = record.get(self.metric)
+            if isinstance(value, int | float) and record["step"] <= start:
+                self.update(int(record["step"]), float(value))
+        if self.checkpoints is not None:
+            for step in self.checkpoints.all_steps():
+                if step > start:
+                    self.checkpoints.delete(step)
+
+    def save(self, step: int, params: Any, opt_state: Any, seed: int) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.save(step, params, opt_state, seed,
+                                  metrics={self.metric: float(self.value or 0.0)})
+
+    def close(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.close()
