@@ -32,6 +32,7 @@ class JaxBackend:
         f"{__name__}.commands.compile",
         f"{__name__}.commands.evaluate",
         f"{__name__}.commands.data",
+        f"{__name__}.commands.report",
     )
 
     def missing(self) -> str | None:

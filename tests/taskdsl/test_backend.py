@@ -200,7 +200,8 @@ def test_the_jax_backend_is_registered_by_entry_point() -> None:
     assert jax.commands == ("taskdsl.backends.jax.commands.train",
                             "taskdsl.backends.jax.commands.compile",
                             "taskdsl.backends.jax.commands.evaluate",
-                            "taskdsl.backends.jax.commands.data")
+                            "taskdsl.backends.jax.commands.data",
+                            "taskdsl.backends.jax.commands.report")
 
 
 def test_the_jax_backend_says_when_jax_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
