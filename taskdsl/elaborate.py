@@ -82,4 +82,6 @@ class ModuleElaborator(Definitions, Tasks, Patterns, Configuration, Declarations
             impls=frozen(self.impls),
             trainings=frozen(self.trainings),
             impl_spans=frozen(self.impl_spans),
+            claims=frozen(self.claims),
+            generic=frozen(self.generic),
         )

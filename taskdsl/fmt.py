@@ -250,11 +250,25 @@ def _statement(node: object) -> str:
             return "  ".join([f"{_exprs(lhs)} = {_exprs(rhs)}", *map(_clause, clauses)])
         case ast.ClauseStmt(clauses=clauses):
             return "  ".join(map(_clause, clauses))
+        case ast.Claim():
+            return _claim(node)
         case ast.DataBinding(name=name, value=value):
             return f"data {name} = {_value(value)}"
         case ast.Setting(key=key, value=value):
             return f"{key} {_value(value)}"
     raise TypeError(f"not a statement: {node!r}")
+
+
+def _claim(node: ast.Claim) -> str:
+    using = "" if node.using is None else " by " + ", ".join(ref.name for ref in node.using)
+    return f"claim {node.name}: {claim_goal(node)}{using}"
+
+
+def claim_goal(node: ast.Claim) -> str:
+    """A claim's goal as ``taskdsl prove`` reads one: a task's name or ``lhs = rhs``."""
+    if node.task is not None:
+        return node.task.name
+    return f"{_exprs(node.lhs)} = {_exprs(node.rhs)}"
 
 
 def _box_decl(node: ast.BoxDecl) -> str:

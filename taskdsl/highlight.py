@@ -41,7 +41,7 @@ __all__ = [
 
 # Words that declare the name after them: the box kinds, then the statements that name a thing.
 BOX_KINDS = ("learner", "fixed", "data", "random", "const")
-DECLARING = ("type", "def", "refine", "task", "objective", "pattern", "train", "impl")
+DECLARING = ("type", "def", "refine", "task", "objective", "pattern", "train", "impl", "claim")
 # Words that only ever mean themselves.
 KEYWORDS = ("let", "trains", "by")
 NAMESPACE = ("import", "from", "use", "as")

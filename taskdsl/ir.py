@@ -212,6 +212,30 @@ class TrainSpec:
     setting_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
 
 
+EVERY_VALUE = "every value"
+"""The distribution of a pattern's source parameter read generically (``Program.generic``):
+a draw from it may be any value of its type."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``claim NAME: GOAL [by T1, ...]``: a consequence a file states of its tasks.
+
+    ``goal`` is the equation to prove (a task's, or one written in the claim);
+    ``task`` names the goal's task when it is one (so it is not assumed);
+    ``using`` is the tasks assumed, None for every task but the goal; ``text``
+    the goal as written, for messages.  Checked by ``taskdsl check`` with
+    :mod:`taskdsl.reasoning`, never by elaboration.
+    """
+
+    name: str
+    goal: Equation
+    task: str | None
+    using: tuple[str, ...] | None
+    text: str
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+
 @dataclass(frozen=True)
 class Program:
     """Everything a file means, after imports, patterns and refinement."""
@@ -227,6 +251,12 @@ class Program:
     trainings: Mapping[str, TrainSpec]
     # Where each `impl` line (by the name it implements) was written.
     impl_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    # The claims written at the top level of this file.
+    claims: Mapping[str, Claim] = field(default_factory=dict)
+    # Each pattern of this file that states claims, read generically (its parameters as boxes: those
+    # with inputs learners, those drawn from sources over their whole type), with the
+    # claims written inside it: what `taskdsl check` proves a pattern's claims from.
+    generic: Mapping[str, Program] = field(default_factory=dict)
 
     def objective(self, name: str | None = None) -> Objective:
         """An objective by name, a task as a one-term objective, or the file's last objective."""

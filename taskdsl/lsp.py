@@ -59,7 +59,7 @@ STRUCTURAL_DOC = {
 }
 KEYWORDS = ("import", "from", "type", "learner", "fixed", "data", "random", "const", "def",
             "refine", "task", "let", "trains", "by", "objective", "pattern", "use", "as", "impl",
-            "train", "true", "false")
+            "train", "true", "false", "claim")
 KIND_DOC = {
     "Real": "real numbers of any shape: Real[28, 28, 1]",
     "Class": "one of n classes (a distribution over them): Class[10]",

@@ -225,6 +225,23 @@ TEMPLATES: dict[str, Template] = {
     "pattern-type-kind": Template(
         "a pattern's type parameter is `type` or `dim`, found `{kind}`"
     ),
+    # ------------------------------------------------------------ lints
+    # Warnings (errors under `taskdsl check --strict`): see taskdsl/lints.py.
+    "learner-on-right": Template(
+        "learner `{name}` is only on the right of `=`, but `{divergence}` trains the left side "
+        "toward the right",
+        found="{found}",
+        help="`{divergence}` scores the right side by the left's log-probabilities, so a learner "
+             "alone on the right learns nothing sensible; swap the two sides: `{fix}`",
+    ),
+    "unused-learner": Template(
+        "learner `{name}` is declared but no task uses it, so it is never trained",
+        help="use `{name}` in a task, or delete its declaration",
+    ),
+    "unused-draw": Template(
+        "`{name}` is drawn from `{source}` but never used",
+        help="write `_` in its place to discard it (`{fix}`), or use it",
+    ),
     # ------------------------------------------------ implementation
     "impl-unknown": Template("`impl` for `{name}`, which is not a learner or fixed box", help="{help}"),
     "impl-refined": Template(
@@ -233,6 +250,12 @@ TEMPLATES: dict[str, Template] = {
     ),
     "train-unknown": Template("`train` block for `{name}`, which is not a task or objective", help="{help}"),
     "train-data": Template("`data {name}` binds something that is not a data source", help="{help}"),
+    # ----------------------------------------------------------- claims
+    "claim-unbound": Template(
+        "`{name}` in claim `{claim}` is drawn in no task",
+        help="a claim's variable takes the source a task draws the same name from; "
+             "use a name that a task in scope draws",
+    ),
 }
 
 
@@ -279,3 +302,15 @@ BACKEND_BROKEN = "the `{name}` backend could not be loaded: {error}"
 # (code "backend-crash") so that one broken backend hides no other finding.
 BACKEND_CRASH = "the `{name}` backend's check failed: {error}"
 BACKEND_CRASH_HELP = "this is a bug in the backend, not in your file; please report it"
+
+# ---------------------------------------------------------- command line
+# A backend's command where the backend cannot run (its framework is not installed).
+BACKEND_COMMAND_CANNOT_RUN = "`taskdsl {command}` needs the `{name}` backend, which cannot run here: {reason}"
+# `render -o` and `compile -o`: never write over what the command reads, nor silently
+# over anything else.
+OUTPUT_IS_INPUT = ("`-o {out}` would overwrite {what}; nothing was written. "
+                   "Choose another output file")
+OUTPUT_IS_INPUT_FILE = "the input file `{path}`"
+OUTPUT_IS_IMPORT = "`{path}`, which `{file}` imports"
+OUTPUT_EXISTS = ("`-o {out}`: the file already exists; nothing was written. "
+                 "Pass --force to overwrite it, or choose another output file")

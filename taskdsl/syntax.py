@@ -244,7 +244,23 @@ class ParamSig:
     span: Span = _span()
 
 
-PatternItem = ParamSig | DiagramDef | Task | Objective
+@dataclass(frozen=True)
+class Claim:
+    """``claim NAME: GOAL [by T1, T2]``: a consequence the file expects of its tasks.
+
+    The goal is a task (``task``) or an equation (``lhs = rhs``); ``using`` is the
+    tasks assumed (None: every task but the goal).
+    """
+
+    name: str
+    task: Ref | None
+    lhs: tuple[Expr, ...]
+    rhs: tuple[Expr, ...]
+    using: tuple[Ref, ...] | None
+    span: Span = _span()
+
+
+PatternItem = ParamSig | DiagramDef | Task | Objective | Claim
 
 
 @dataclass(frozen=True)
@@ -301,6 +317,7 @@ class Train:
 
 Statement = (
     Import | TypeAlias | BoxDecl | DiagramDef | Task | Objective | Pattern | Use | Impl | Train
+    | Claim
 )
 
 

@@ -20,7 +20,7 @@ from taskdsl.diagrams import (
     TooLarge,
     resolve_type,
 )
-from taskdsl.ir import Diagram, TrainSpec
+from taskdsl.ir import Claim, Diagram, Program, TrainSpec
 from taskdsl.scope import Scope
 from taskdsl.source import Span
 from taskdsl.types import Signature
@@ -42,6 +42,11 @@ class ElaborationState(TemplateSource):
         # (scope, name) of defs that failed to build: reported once, not rebuilt at each use.
         self.failed: list[tuple[Scope, str]] = []
         self.allowance = Allowance()  # what the file's diagrams may expand to, together
+        self.claims: dict[str, Claim] = {}  # the file's top-level claims
+        self.generic: dict[str, Program] = {}  # each pattern of the file, read generically
+        # While a pattern's body is checked generically: its claims, and (child, export) scopes.
+        self._generic_claims: dict[str, Claim] | None = None
+        self._generic_scope: tuple[Scope, Scope] | None = None
 
     def _declare(self, scope: Scope, name: str, span: Span) -> bool:
         if name in scope.first_seen or scope.defines(name):
@@ -83,6 +88,9 @@ class ElaborationState(TemplateSource):
 
     def _use(self, node: ast.Use, scope: Scope) -> None:
         raise NotImplementedError  # Patterns
+
+    def _claims(self, items: Sequence, scope: Scope, export: Scope) -> None:
+        raise NotImplementedError  # Claims
 
 
 def of(items: Sequence, cls: type) -> list:

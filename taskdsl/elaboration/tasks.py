@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from taskdsl import syntax as ast
 from taskdsl.builtins import ALL_DIVERGENCES, DIVERGENCES
 from taskdsl.diagrams import Builder, Elaborator, TooLarge, box_budget, describe, finalize
-from taskdsl.elaboration.base import ElaborationState, of
+from taskdsl.elaboration.base import of
+from taskdsl.elaboration.claims import Claims
 from taskdsl.ir import BoxKind, Draw, Equation, Objective, Term
 from taskdsl.scope import ERROR_TYPE, Scope, suggest
 from taskdsl.source import Span
 from taskdsl.types import WireType
 
 
-class Tasks(ElaborationState):
-    """Each task's equation, and each objective's weighted terms (nested ones flattened)."""
+class Tasks(Claims):
+    """Each task's equation, and each objective's weighted terms (nested ones flattened);
+    claims (:class:`Claims`) come after both, as they may name any task in scope."""
 
     def _tasks_and_objectives(self, items: Sequence, scope: Scope, export: Scope,
                               prefix: str) -> None:
@@ -43,6 +45,7 @@ class Tasks(ElaborationState):
             if objective is not None:
                 objective = Objective(prefix + node.name, objective.terms, node.span)
                 export.objectives[prefix + node.name] = objective
+        self._claims(items, scope, export)
 
     def _task(self, node: ast.Task, scope: Scope, name: str) -> Equation | None:
         builder = Builder(allowance=self.allowance)

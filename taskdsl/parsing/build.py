@@ -280,6 +280,26 @@ class ToAst:
     def objective(self, meta, children):
         return ast.Objective(children[1].value, tuple(_nodes(children)), self._span(meta))
 
+    # -- claims
+    def claim(self, meta, children):
+        goal, *rest = _nodes(children)
+        using = rest[0] if rest else None
+        if isinstance(goal, ast.Ref):
+            return ast.Claim(children[1].value, goal, (), (), using, self._span(meta))
+        lhs, rhs = goal
+        return ast.Claim(children[1].value, None, lhs, rhs, using, self._span(meta))
+
+    def claim_goal(self, meta, children):
+        name, _ = children[0]
+        return ast.Ref(name, (), self._span(meta))
+
+    def claim_equation(self, meta, children):
+        lhs, rhs = _nodes(children)
+        return tuple(lhs), tuple(rhs)
+
+    def claim_by(self, meta, children):
+        return tuple(ast.Ref(name, (), span) for name, span in _nodes(children))
+
     # -- patterns
     def type_param(self, meta, children):
         names = _tokens(children, "NAME")

@@ -62,14 +62,14 @@ TOKEN_WORDS: dict[str, str] = {
 }
 KEYWORDS = [
     "import", "from", "type", "learner", "fixed", "data", "random", "const", "def", "refine",
-    "task", "let", "trains", "by", "objective", "pattern", "use", "as", "impl", "train",
+    "task", "let", "trains", "by", "objective", "pattern", "use", "as", "impl", "train", "claim",
 ]
 TOKEN_WORDS.update({k.upper(): f"`{k}`" for k in KEYWORDS})
 
 # Words that open a statement (or a line of a pattern), for the context of a message.
 STATEMENT_WORDS = frozenset((
     "import", "type", "learner", "fixed", "data", "random", "const", "def", "refine", "task",
-    "objective", "pattern", "use", "impl", "train",
+    "objective", "pattern", "use", "impl", "train", "claim",
 ))
 
 

@@ -16,7 +16,7 @@ from taskdsl.ir import BoxKind, Objective, Program
 from taskdsl.queries import equation_trains, frozen_boxes
 from taskdsl.reasoning import messages
 from taskdsl.reasoning.egraph import Budget, Saturation
-from taskdsl.reasoning.terms import App, Term, Var, type_key, variables
+from taskdsl.reasoning.terms import App, Term, Var, type_key, type_names, variables
 from taskdsl.reasoning.theory import Theory, build
 
 BUDGET = Budget(iterations=4, seconds=0.15)
@@ -76,7 +76,8 @@ def _clash(theory: Theory, tasks: list[str]) -> str | None:
             return messages.CLASH_CONSTANTS.format(a=a.name, b=b.name)
     for v, twin in dict.fromkeys(pairs):
         if graph.equal(v, twin):
-            return messages.CLASH_COLLAPSE.format(type=v.domain.type, a=v.name, b=twin.name)
+            shown = type_names(theory.program).get(v.domain.type, v.domain.type)
+            return messages.CLASH_COLLAPSE.format(type=shown, a=v.name, b=twin.name)
     return None
 
 

@@ -61,7 +61,9 @@ class Saturation:
                 program.append(f"(rewrite ({f} 1.0 x) x)")
         for rule in self.rules:
             program.extend(self._rewrites(rule))
-        self._run("\n".join(program))
+        # Two rules may read the same (a task's two equal output wires): egglog refuses a
+        # rewrite given twice, so each is given once.
+        self._run("\n".join(dict.fromkeys(program)))
 
     def _run(self, text: str) -> list:
         return self.graph.run_program(*self.graph.parse_program(text))

@@ -37,3 +37,22 @@ ANALYSE_UNCONSTRAINED = "  unconstrained learners (no task mentions them): {name
 ANALYSE_UNTRAINED = "  tasks that train no learner: {names}"
 ANALYSE_NOTHING = "  nothing to report"
 UNKNOWN_OBJECTIVE = "no objective or task `{name}` in {path}{hint}"
+RENDER_INPUT = "--render {path}: that is the input file; draw into another file"
+RENDER_FORMAT = "--render {path}: a derivation is drawn as SVG; end the name in .svg"
+RENDER_NOTHING = "(nothing drawn to {path}: {why})"
+RENDER_NOT_PROVED = "the goal was not proved, so there is no derivation"
+RENDER_NO_STEPS = "the e-graph proved it, but no step-by-step derivation was found"
+RENDER_WROTE = "drew {steps} step(s) to {path}"
+RENDER_FAILED = "--render {path}: {reason}"
+RENDER_SECTION = "{goal}   (from {names})"
+CLAIM_REFUTED = "claim `{name}` is false: `{goal}` does not follow from {using}"
+CLAIM_COUNTERMODEL = "a countermodel, in which every assumed task holds and the goal fails:\n{model}"
+CLAIM_UNDECIDED = "claim `{name}` could not be checked: {why}"
+CLAIM_DISTRIBUTIONAL = ("`{goal}` holds only in distribution (each side draws what the other "
+                        "does not), so it has no pointwise proof")
+CLAIM_DISTRIBUTIONAL_HELP = "a claim must hold for every draw; state it over the same draws"
+CLAIM_BUDGET = ("`{goal}` was neither proved from {names} within {iterations} e-graph "
+                "iterations and {seconds} s, nor refuted by a countermodel with types of up "
+                "to {max_size} values")
+CLAIM_BUDGET_HELP = ("give it more time with `taskdsl check --claim-seconds {more}`, or see what "
+                     "is tried with `{command} --seconds {more}`")

@@ -18,7 +18,7 @@ from taskdsl.reasoning.goals import Goal
 from taskdsl.reasoning.laws import SCALE
 from taskdsl.reasoning.models import ROWS, Model, evaluate, find, holds
 from taskdsl.reasoning.rewrite import Step, at, derive
-from taskdsl.reasoning.terms import Rule, Symbol, distributional, number, show
+from taskdsl.reasoning.terms import Rule, Symbol, distributional, number, show, type_names
 from taskdsl.reasoning.theory import build, equation_rules
 
 MAX_MODEL_SIZE = 3
@@ -44,6 +44,7 @@ class Outcome:
     builtins: bool = False
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     symbols: dict[str, Symbol] = field(default_factory=dict)
+    type_names: dict[str, str] = field(default_factory=dict)  # type key -> the file's alias
 
 
 def prove(program: Program, goal: Goal, using: list[str] | None = None,
@@ -55,7 +56,8 @@ def prove(program: Program, goal: Goal, using: list[str] | None = None,
     rules = theory.rules(list(theory.tasks))
     out = Outcome(Verdict.UNDECIDED, goal_rules, rules, list(theory.tasks), theory.distributional,
                   builtins=any(s.kind == "builtin" for s in theory.reader.symbols.values()),
-                  sources=theory.sources(), symbols=theory.reader.symbols)
+                  sources=theory.sources(), symbols=theory.reader.symbols,
+                  type_names=type_names(program))
     if distributional(goal.equation):
         return out
     graph = Saturation(theory.reader.symbols, rules)
@@ -118,8 +120,14 @@ def _derivation(rule: Rule, steps: list[Step] | None) -> list[str]:
     return lines
 
 
+def countermodel(outcome: Outcome) -> list[str]:
+    """A refuted outcome's countermodel as lines: the sorts, the tables, where the goal fails."""
+    return _model(outcome.model, outcome) if outcome.model is not None else []
+
+
 def _model(model: Model, outcome: Outcome) -> list[str]:
-    lines = ["  " + ", ".join(f"{k} = {{{', '.join(map(str, range(n)))}}}"
+    named = outcome.type_names
+    lines = ["  " + ", ".join(f"{named.get(k, k)} = {{{', '.join(map(str, range(n)))}}}"
                               for k, n in model.sizes.items() if not k.startswith(ROWS))]
     for key, n in model.sizes.items():
         if key.startswith(ROWS):
@@ -128,7 +136,7 @@ def _model(model: Model, outcome: Outcome) -> list[str]:
             rows = [tuple(model.tables[p][(r,)] for p in projs) for r in range(n)]
             shown = [str(r[0]) if len(r) == 1 else f"({', '.join(map(str, r))})" for r in rows]
             outs = outcome.sources.get(source, ())
-            types = " × ".join(outs) if len(outs) > 1 else ""
+            types = " × ".join(named.get(t, t) for t in outs) if len(outs) > 1 else ""
             inside = f" ⊆ {types}" if types else ""
             lines.append(f"  supp({source}){inside} = {{{', '.join(dict.fromkeys(shown))}}}")
     for key, table in model.tables.items():

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from taskdsl.builtins import BUILTINS
-from taskdsl.ir import Box, BoxKind, Diagram, Equation, Program
+from taskdsl.ir import EVERY_VALUE, Box, BoxKind, Diagram, Equation, Program
 from taskdsl.types import WireType
 
 FULL_SUPPORT = {("Class", "uniform"), ("Binary", "uniform"), ("Tokens", "uniform"),
@@ -32,8 +32,22 @@ FULL_SUPPORT = {("Class", "uniform"), ("Binary", "uniform"), ("Tokens", "uniform
 
 
 def type_key(t: WireType) -> str:
-    """A wire type's name in terms and models: its alias if it has one."""
-    return t.alias or t.described()
+    """A wire type's name in terms and models: its structure, so that two aliases of one
+    type (``type T = Real[4]`` beside ``Real[4]``) are one sort.  Messages show the
+    file's alias for it (:func:`type_names`)."""
+    return t.structural()
+
+
+def type_names(program: Program) -> dict[str, str]:
+    """How messages name each type key: by the program's first alias for it, if any."""
+    names: dict[str, str] = {}
+    for name, t in program.aliases.items():
+        names.setdefault(t.structural(), name)
+    for d in program.declarations.values():
+        for t in (*d.signature.inputs, *d.signature.outputs):
+            if t.alias:
+                names.setdefault(t.structural(), t.alias)
+    return names
 
 
 @dataclass(frozen=True)
@@ -171,7 +185,8 @@ class Reader:
     def domain(self, source: str, index: int, joint: bool) -> Domain:
         decl = self.program.declarations[source]
         t = decl.signature.outputs[index]
-        if decl.kind is BoxKind.RANDOM and (t.kind, str(decl.distribution)) in FULL_SUPPORT:
+        if decl.kind is BoxKind.RANDOM and (decl.distribution == EVERY_VALUE
+                                            or (t.kind, str(decl.distribution)) in FULL_SUPPORT):
             return Domain(type_key(t))
         if joint:
             return Domain("(" + ", ".join(map(type_key, decl.signature.outputs)) + ")", source)
@@ -230,7 +245,13 @@ class Reader:
             return App(box.name)
         if box.kind is BoxKind.BUILTIN:
             params = tuple(float(p) for p in box.params)
-            name = f"{box.name}@{'/'.join(arg_types)}"
+            head = box.name
+            if params and box.name != "scale":
+                # Only scale's factor is arithmetic (laws.py); any other builtin's static
+                # arguments name a symbol of their own (`drop[0.25]`), as egglog and z3 see it.
+                head += f"[{', '.join(number(p) for p in params)}]"
+                params = ()
+            name = f"{head}@{'/'.join(arg_types)}"
             self._symbol(Symbol(name, "builtin", arg_types, result))
             return App(name, args, params)
         symbol = box.name if len(box.outputs) == 1 else f"{box.name}#{index}"

@@ -36,6 +36,8 @@ BASE_TYPES = (
     WireType("Binary", (5,)),
     WireType("Gaussian", (4,)),
     WireType("Tokens", (7, 3)),
+    WireType("Real", (1,)),  # what the reductions (sum, dot, ...) give
+    WireType("Real", (3,)),  # scores for Class[3] (softmax, argmax), and one_hot's output
 )
 REAL4 = BASE_TYPES[0]
 
@@ -168,6 +170,15 @@ def _builtins_giving(t: WireType) -> list[Box]:
         found.append(box(["flatten"], [BASE_TYPES[1]]))
     if t == BASE_TYPES[3]:
         found.append(box(["concat"], [REAL4, REAL4]))
+    found.append(box(["stop"], [t]))
+    if t == BASE_TYPES[8]:  # Real[1]: reductions, of one axis and of several
+        found += [box(["sum"], [BASE_TYPES[1]]), box(["mean"], [REAL4]),
+                  box(["norm"], [BASE_TYPES[1]]), box(["dot"], [REAL4, REAL4]),
+                  box(["cosine"], [BASE_TYPES[1], BASE_TYPES[1]])]
+    if t == BASE_TYPES[4]:  # Class[3] from Real[3] scores
+        found += [box(["softmax"], [BASE_TYPES[9]]), box(["argmax"], [BASE_TYPES[9]])]
+    if t == BASE_TYPES[9]:
+        found.append(box(["one_hot"], [BASE_TYPES[4]]))
     return found
 
 
@@ -607,6 +618,34 @@ def programs(draw: Draw) -> str:
         _task(p)
     _implementation(p, _objectives(p))
     return _Writer(draw(st.integers(0, 2**32))).statements(p.statements)
+
+
+@st.composite
+def claimed_programs(draw: Draw) -> str:
+    """The text of a random program with claims: some name a task (``claim c: t by u``),
+    some restate a task's equation (``claim c: f(x) = y``)."""
+    p = _Program(draw)
+    _declarations(p)
+    for _ in range(draw(st.integers(1, 3))):
+        _task(p)
+    equations = [_claim_equation(b) for b in p.statements if isinstance(b, Block)]
+    for _ in range(draw(st.integers(1, 3))):
+        goal = p.pick([[p.pick(p.tasks)], *[e for e in equations if e]])
+        using = ([] if p.chance(0.4) else
+                 ["by", *_sep([[n] for n in draw(st.lists(st.sampled_from(p.tasks), min_size=1,
+                                                          max_size=3))])])
+        p.statements.append(Line(["claim", p.name("c"), ":", *goal, *using]))
+    return _Writer(draw(st.integers(0, 2**32))).statements(p.statements)
+
+
+def _claim_equation(task: Block) -> list[str] | None:
+    """A task's equation without its clauses, when the task binds nothing by ``let``."""
+    lines = [i for i in task.items if isinstance(i, Line)]
+    if any(line.tokens[:1] == ["let"] for line in lines):
+        return None
+    equation = next(line.tokens for line in lines if "=" in line.tokens and "<-" not in line.tokens)
+    cut = [i for i, t in enumerate(equation) if t in ("trains", "by")]
+    return equation[: cut[0]] if cut else equation
 
 
 # ---------------------------------------------------------- corruption

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from taskdsl import fmt as formatter
 from taskdsl import syntax as ast
@@ -19,6 +20,7 @@ from taskdsl.cli import main
 from taskdsl.fmt import FormatError, SyntaxErrors, format_module, format_text
 from taskdsl.loader import check_text
 from taskdsl.parser import parse
+from tests.taskdsl.strategies import claimed_programs
 
 ROOT = Path(__file__).parents[2]
 REPOSITORY_FILES = sorted([*ROOT.glob("stdlib/*.task"), *ROOT.glob("examples/*.task")])
@@ -454,3 +456,42 @@ def test_comments_after_code_on_consecutive_lines_share_a_column() -> None:
 def test_every_shipped_task_file_is_in_canonical_form(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert format_text(text, str(path)) == text, f"run `taskdsl fmt {path.relative_to(ROOT)}`"
+
+
+# ------------------------------------------------------------------ claims
+def test_claims_in_canonical_style() -> None:
+    formats_to(
+        """\
+        claim   a :undo  by put_put ,get_put
+        claim b: get( put(x,a) )=a
+        pattern p(f):
+            f : -> Real[1]
+            claim c:t
+        """,
+        """\
+        claim a: undo by put_put, get_put
+        claim b: get(put(x, a)) = a
+
+        pattern p(f):
+            f : -> Real[1]
+            claim c: t
+        """,
+    )
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(claimed_programs())
+def test_claims_round_trip_through_the_formatter(text: str) -> None:
+    out = format_text(text, "p.task")
+    before, after = parse(text, "p.task"), parse(out, "p.task")
+    assert repr(after.statements) == repr(before.statements)
+    claims = [s for s in before.statements if isinstance(s, ast.Claim)]
+    assert claims and all(f"claim {c.name}: " in out for c in claims)
+    assert format_text(out, "p.task") == out
+    program = check_text(out, "p.task").program
+    assert program == check_text(text, "p.task").program
+    # A claim that names a task means that task's equation.
+    for c in claims:
+        if c.task is not None and c.name in program.claims:
+            assert program.claims[c.name].goal == program.tasks[c.task.name]

@@ -105,6 +105,13 @@ def test_key_tokens_get_their_types(word: str, nth: int, expected: _TokenType) -
     assert kind_of(SAMPLE, word, nth) is expected
 
 
+def test_a_claim_declares_its_name() -> None:
+    found = tokens("claim undo_follows: undo by put_put, get_put\n")
+    assert found[:2] == [(Keyword.Declaration, "claim"), (Name.Function, "undo_follows")]
+    assert (Keyword, "by") in found
+    assert tokens("def claimed = f\n")[1] == (Name.Function, "claimed")
+
+
 def test_a_name_that_starts_with_a_keyword_is_one_name() -> None:
     assert tokens("learner important_box : Real[1] -> Real[1]\n")[1] == (Name.Function, "important_box")
     assert tokens("def addx = typed\n")[3] == (Name, "typed")
@@ -230,6 +237,9 @@ def scopes(line: str) -> list[tuple[str, str]]:
     ('impl enc = nets.mlp(name = "a\\"b", on = true)', "true", "constant.language.boolean.taskdsl"),
     ("train fit:  # a comment", "train", "keyword.declaration.taskdsl"),
     ("train fit:  # a comment", "# a comment", "comment.line.number-sign.taskdsl"),
+    ("claim undo_follows: undo by put_put", "claim", "keyword.declaration.taskdsl"),
+    ("claim undo_follows: undo by put_put", "undo_follows", "entity.name.function.taskdsl"),
+    ("claim undo_follows: undo by put_put", "by", "keyword.other.taskdsl"),
 ])
 def test_the_textmate_grammar_scopes_the_language(line: str, piece: str, scope: str) -> None:
     assert (piece, scope) in scopes(line)

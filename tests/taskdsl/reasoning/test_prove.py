@@ -96,7 +96,7 @@ def test_evaluator_on_hand_written_tables(lens_file: str) -> None:
     """put(x, a) = a with get the identity is a lawful lens; put(x, a) = x breaks PutGet."""
     outcome = decide(lens_file, "put_get", ["get_put", "put_put"])
     rules = {r.name: r for r in outcome.rules}
-    sizes = {"S": 2, "V": 2, "rows:states": 2}
+    sizes = {"Real[4]": 2, "Class[3]": 2, "rows:states": 2}  # sorts are keyed by structure
     tables = {"proj:states#0": {(0,): 0, (1,): 1}, "get": {(0,): 0, (1,): 1}}
     lawful = Model(sizes, {**tables, "put": {(x, a): a for x in range(2) for a in range(2)}})
     assert all(holds(r, lawful) is None for r in (*rules.values(), *outcome.goal))
