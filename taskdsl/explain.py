@@ -2,14 +2,22 @@
 
 The formulas are read back from the IR, so they show what will be trained
 (after patterns and refinement), in the notation of the ML literature:
-``10 · E[x~mnist] MSE(put(x, get(x)), x)   trains: put``.
+``10 · E[x~mnist] MSE(put(x, get(x)), x)   trains: put``.  A box with several
+outputs is called once and its outputs named, as the file would write it:
+``E[x~d] let (h1, h2) = h(x) in [MSE(h1, x) + MSE(h2, x)]``.  Each pattern the
+file defines is explained as read generically, its type parameters as types:
+its parameters' signatures, then its tasks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from taskdsl.ir import Box, BoxKind, Diagram, Equation, Objective, Program
+from taskdsl.ir import Box, BoxKind, Declaration, Diagram, Equation, Objective, Program
+
+CALLS = (BoxKind.LEARNER, BoxKind.FIXED, BoxKind.BUILTIN)
+"""The kinds of box written as a call; the others are variables, constants or wiring."""
 
 DIVERGENCE_NAMES = {"mse": "MSE", "l1": "L1", "huber": "Huber", "ce": "CE", "kl": "KL",
                     "bce": "BCE", "auto": "D"}
@@ -40,9 +48,18 @@ class Notation:
     def sample(self, names: str, source: str) -> str:
         return f"{names} \\sim {self.name(source)}" if self.latex else f"{names}~{source}"
 
+    def let(self, names: str, call: str) -> str:
+        if self.latex:
+            return f"\\mathrm{{let}}\\ {names} = {call}\\ \\mathrm{{in}}\\ "
+        return f"let {names} = {call} in "
 
-def term(diagram: Diagram, wire: int, names: dict[tuple[int, int], str], n: Notation) -> str:
-    """The expression computing ``wire``, written as nested applications."""
+
+def term(diagram: Diagram, wire: int, names: Mapping[tuple[int, int], str], n: Notation) -> str:
+    """The expression computing ``wire``, written as nested applications.
+
+    ``names`` name wires by (box id, output index): the variables a draw binds,
+    and those a ``let`` binds to a multi-output box's outputs (:func:`lets`).
+    """
     box = diagram.producers.get(wire)
     if box is None:
         w = diagram.wires[wire]
@@ -54,10 +71,73 @@ def term(diagram: Diagram, wire: int, names: dict[tuple[int, int], str], n: Nota
         return n.var(names.get((box.id, index), "_"))
     if box.kind is BoxKind.CONST:
         return n.name(box.name)
-    head = _head(box, n)
-    args = ", ".join(term(diagram, w, names, n) for w in box.inputs)
-    call = f"{head}({args})"
+    if (box.id, index) in names:
+        return n.var(names[box.id, index])
+    call = _call(diagram, box, names, n)
     return f"{call}[{index}]" if len(box.outputs) > 1 else call
+
+
+def _call(diagram: Diagram, box: Box, names: Mapping[tuple[int, int], str], n: Notation) -> str:
+    args = ", ".join(term(diagram, w, names, n) for w in box.inputs)
+    return f"{_head(box, n)}({args})"
+
+
+def lets(diagrams: Iterable[Diagram], names: dict[tuple[int, int], str], n: Notation) -> str:
+    """``let (h1, h2) = h(x) in `` for each box with several outputs, inner calls first.
+
+    Each output gets the name the file bound it to, else the box's name and its
+    position (``h1``, ``h2``), or ``_`` when no diagram uses it; ``names`` gains
+    them, so that :func:`term` writes the call once and the names where it is used.
+    A box on both sides (a ``let`` that both use) is bound once.
+    """
+    diagrams = list(diagrams)
+    taken = set(names.values()) | {w.name for d in diagrams for w in d.wires.values() if w.name}
+    used = {w for d in diagrams for w in d.outputs} | {
+        w for d in diagrams for box in d.boxes if box.kind is not BoxKind.DISCARD
+        for w in box.inputs}
+    bindings: list[str] = []
+    done: set[int] = set()
+    for diagram in diagrams:
+        for box in _in_order(diagram):
+            if len(box.outputs) < 2 or box.kind not in CALLS or box.id in done:
+                continue
+            done.add(box.id)
+            call = _call(diagram, box, names, n)  # before its outputs are named
+            shown = []
+            for i, w in enumerate(box.outputs):
+                if w not in used:
+                    shown.append(n.var("_"))
+                    continue
+                name = diagram.wires[w].name or _fresh(f"{box.name}{i + 1}", taken)
+                taken.add(name)
+                names[box.id, i] = name
+                shown.append(n.var(name))
+            bindings.append(n.let(f"({', '.join(shown)})", call))
+    return "".join(bindings)
+
+
+def _in_order(diagram: Diagram) -> list[Box]:
+    """The boxes, each after the boxes it reads from."""
+    producers = diagram.producers
+    seen: dict[int, Box] = {}
+
+    def visit(box: Box) -> None:
+        if box.id in seen:
+            return
+        for w in box.inputs:
+            if w in producers:
+                visit(producers[w])
+        seen[box.id] = box
+
+    for box in diagram.boxes:
+        visit(box)
+    return list(seen.values())
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "'"
+    return name
 
 
 def _head(box: Box, n: Notation) -> str:
@@ -76,6 +156,7 @@ def equation_formula(eq: Equation, n: Notation, weight: float = 1.0) -> str:
         if d.box in random and shown:
             label = shown[0] if len(shown) == 1 else f"({', '.join(shown)})"
             draws.append(n.sample(n.var(label), d.source))
+    bound = lets((eq.lhs, eq.rhs), names, n)
     parts = []
     for i, div in enumerate(eq.divergences):
         lhs = term(eq.lhs, eq.lhs.outputs[i], names, n)
@@ -85,7 +166,7 @@ def equation_formula(eq: Equation, n: Notation, weight: float = 1.0) -> str:
     if len(parts) > 1:
         body = f"[{body}]"
     prefix = "" if weight == 1 else f"{_number(weight)}{n.times()}"
-    return f"{prefix}{n.expectation(draws)}{body}"
+    return f"{prefix}{n.expectation(draws)}{bound}{body}"
 
 
 def _number(x: float) -> str:
@@ -98,37 +179,76 @@ def objective_formula(obj: Objective, n: Notation) -> str:
     return f"{n.name(obj.name)} = {' + '.join(terms)}"
 
 
+def pattern_params(generic: Program, outer: Program) -> dict[str, Declaration]:
+    """A pattern's own parameters: the generic reading's boxes less the file's, which it sees."""
+    return {name: decl for name, decl in generic.declarations.items()
+            if outer.declarations.get(name) != decl}
+
+
+def pattern_heading(name: str, generic: Program, outer: Program) -> str:
+    """``vae[X, d: dim](encoder, decoder, data, prior)``: a pattern read generically, with the
+    type parameters its parameters' signatures use, in order of first use."""
+    own = pattern_params(generic, outer)
+    params: dict[str, str] = {}
+    for decl in own.values():
+        for t in (*decl.signature.inputs, *decl.signature.outputs):
+            if t.kind.startswith("$"):
+                params.setdefault(t.kind[1:], t.kind[1:])
+            for d in t.shape:
+                if isinstance(d, str):
+                    params.setdefault(d, f"{d}: dim")
+    types = f"[{', '.join(params.values())}]" if params else ""
+    return f"{name}{types}({', '.join(own)})"
+
+
 def explain(program: Program, latex: bool = False) -> str:
     """The whole explanation as text (Rich renders the tables in the CLI)."""
     n = Notation(latex)
-    lines = ["Boxes:"]
-    width = max((len(name) for name in program.declarations), default=0)
-    for name, decl in program.declarations.items():
-        extra = ""
-        if decl.kind is BoxKind.RANDOM:
-            extra = f" ~ {decl.distribution}"
-        elif decl.kind is BoxKind.CONST:
-            extra = f" = {decl.value}"
-        refined = "  (refined)" if name in program.refinements else ""
-        lines.append(f"  {decl.kind.value:8} {name:{width}} : {decl.signature}{extra}{refined}")
+    boxes = _boxes(program.declarations, program.refinements)
     for name, diagram in program.refinements.items():
-        lines.append(f"  refine   {name} = {_open_formula(diagram, n)}")
+        boxes.append(f"  refine   {name} = {_open_formula(diagram, n)}")
     for name, diagram in program.defs.items():
-        lines.append(f"  def      {name} = {_open_formula(diagram, n)}")
-    lines.append("")
-    lines.append("Tasks:")
-    for name, eq in program.tasks.items():
-        lines.append(f"  {name}: {equation_formula(eq, n)}   trains: {', '.join(eq.trains)}")
+        boxes.append(f"  def      {name} = {_open_formula(diagram, n)}")
+    tasks = [f"  {name}: {equation_formula(eq, n)}   trains: {', '.join(eq.trains)}"
+             for name, eq in program.tasks.items()]
+    lines: list[str] = []
+    if boxes or tasks or not program.generic:  # a file of patterns alone shows just those
+        lines = ["Boxes:", *boxes, "", "Tasks:", *tasks]
     for obj in program.objectives.values():
         lines.append("")
         lines.append(f"Objective {objective_formula(obj, n)}:")
         lines.append("  loss = " + ("\n       + ").join(
             f"{equation_formula(t.equation, n, t.weight)}   trains: {', '.join(t.equation.trains)}"
             for t in obj.terms))
+    for name, generic in program.generic.items():
+        if lines:
+            lines.append("")
+        lines.append(f"Pattern {pattern_heading(name, generic, program)}:")
+        lines.extend(_boxes(pattern_params(generic, program)))
+        for task, eq in generic.tasks.items():
+            lines.append(f"  {task}: {equation_formula(eq, n)}   trains: {', '.join(eq.trains)}")
     return "\n".join(lines)
+
+
+def _boxes(declarations: Mapping[str, Declaration],
+           refinements: Mapping[str, Diagram] | None = None) -> list[str]:
+    """One line per declared box: kind, name, signature, and a source's distribution."""
+    lines = []
+    width = max((len(name) for name in declarations), default=0)
+    for name, decl in declarations.items():
+        extra = ""
+        if decl.kind is BoxKind.RANDOM:
+            extra = f" ~ {decl.distribution}"
+        elif decl.kind is BoxKind.CONST:
+            extra = f" = {decl.value}"
+        refined = "  (refined)" if name in (refinements or {}) else ""
+        lines.append(f"  {decl.kind.value:8} {name:{width}} : {decl.signature}{extra}{refined}")
+    return lines
 
 
 def _open_formula(diagram: Diagram, n: Notation) -> str:
     params = ", ".join(n.var(diagram.wires[w].name or f"x{i}") for i, w in enumerate(diagram.inputs))
-    body = ", ".join(term(diagram, w, {}, n) for w in diagram.outputs)
-    return f"λ({params}). {body}"
+    names: dict[tuple[int, int], str] = {}
+    bound = lets([diagram], names, n)
+    body = ", ".join(term(diagram, w, names, n) for w in diagram.outputs)
+    return f"λ({params}). {bound}{body}"

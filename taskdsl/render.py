@@ -34,6 +34,7 @@ from typing import Literal, TypeVar
 
 import graphviz
 
+from taskdsl.explain import pattern_heading
 from taskdsl.ir import SVG_DRAWERS, Box, BoxKind, Diagram, Equation, Objective, Program, Wire
 
 __all__ = [
@@ -57,8 +58,7 @@ MESSAGES: dict[str, str] = {
                  "(`mkdir -p {folder}`), or write elsewhere",
     "unwritable": "cannot write `{path}`: {reason}",
     "unknown": "no {what} named `{name}` in {path}; its {what}s: {names}",
-    "nothing": "{path} has no tasks, objectives or defs of its own to draw "
-               "(a pattern is drawn where a file `use`s it)",
+    "nothing": "{path} has no tasks, objectives, defs or patterns of its own to draw",
 }
 
 T = TypeVar("T")
@@ -210,12 +210,15 @@ def render_program(program: Program, *, task: str | None = None, objective: str 
     """The page for one named task, objective or def, or for the whole file.
 
     Without a name: every objective; a file without objectives shows every task,
-    one without tasks its defs and refinements, and one with none of these a note.
+    one without tasks its defs and refinements, one with none of these its
+    patterns' tasks (read generically: type parameters label the wires), and one
+    with nothing at all a note.  ``task`` may name a pattern's task as
+    ``PATTERN.TASK`` when the file has no task of that name.
     """
     page = _Page(style or Style(), body_sizes(program))
     bodies = {**program.defs, **program.refinements}
     if task is not None:
-        page.equation(_lookup(program, "task", task, program.tasks))
+        page.equation(_lookup(program, "task", task, {**pattern_tasks(program), **program.tasks}))
     elif objective is not None:
         page.objective(_lookup(program, "objective", objective, program.objectives))
     elif definition is not None:
@@ -229,6 +232,11 @@ def render_program(program: Program, *, task: str | None = None, objective: str 
     elif bodies:
         for name, body in bodies.items():
             page.diagram(body, name)
+    elif program.generic:
+        for name, generic in program.generic.items():
+            page.title(f"<B>pattern</B> {_esc(pattern_heading(name, generic, program))}")
+            for equation in generic.tasks.values():
+                page.equation(equation)
     else:
         page.title(_esc(MESSAGES["nothing"].format(path=program.path)))
     return page.finish()
@@ -248,6 +256,12 @@ def objective_svg(objective: Objective, style: Style | None = None) -> str:
 
 # Jupyter draws IR values through the IR's registry; the IR does not import this module.
 SVG_DRAWERS.update({Diagram: diagram_svg, Equation: equation_svg, Objective: objective_svg})
+
+
+def pattern_tasks(program: Program) -> dict[str, Equation]:
+    """The tasks of the patterns the file defines, read generically, as ``PATTERN.TASK``."""
+    return {f"{name}.{task}": equation for name, generic in program.generic.items()
+            for task, equation in generic.tasks.items()}
 
 
 def body_sizes(program: Program) -> dict[str, int]:
@@ -324,11 +338,12 @@ class _Page:
         caption = (f'{heading}<BR/><FONT POINT-SIZE="10" COLOR="{MUTED}">trains '
                    f"{_esc(trains)}   ·   divergence {_esc(divergence)}</FONT>")
         key, frame = self._panel("equation", caption, labelloc="b")
-        _, lhs_ends = self._draw(frame, equation.lhs, f"{key}L")
+        bound = {draw.box: draw.names for draw in equation.draws}
+        _, lhs_ends = self._draw(frame, equation.lhs, f"{key}L", bound)
         equals = f"{key}eq"
         frame.node(equals, "=", shape="plaintext", fontsize="36", id=equals,
                    **{"class": "equals"})
-        rhs_starts, _ = self._draw(frame, equation.rhs, f"{key}R")
+        rhs_starts, _ = self._draw(frame, equation.rhs, f"{key}R", bound)
         for end in lhs_ends:
             frame.edge(end, equals, style="invis")
         for start in rhs_starts:
@@ -366,16 +381,18 @@ class _Page:
         self._close(frame)
 
     # ----------------------------------------------------------- diagrams
-    def _draw(self, into: graphviz.Digraph, diagram: Diagram,
-              prefix: str) -> tuple[list[str], list[str]]:
+    def _draw(self, into: graphviz.Digraph, diagram: Diagram, prefix: str,
+              bound: Mapping[int, tuple[str, ...]] | None = None) -> tuple[list[str], list[str]]:
         """Draw ``diagram``'s boxes and one edge per wire; return its left and right ends.
 
         The left ends are the source boxes and input terminals, the right ends
-        the output terminals: an equation ties them to its ``=``.
+        the output terminals: an equation ties them to its ``=``.  ``bound`` are
+        the names each source box's draw binds (``x, y <- mnist``), by box id.
         """
         self.drew_boxes = True
         names = {box.id: f"{prefix}b{box.id}" for box in diagram.boxes}
-        self._fill(into, (), _groups(diagram, self.sizes), diagram.boxes, names, prefix)
+        self._fill(into, (), _groups(diagram, self.sizes), diagram.boxes, names, prefix,
+                   bound or {})
         inputs = _terminals(into, f"{prefix}in", len(diagram.inputs))
         outputs = _terminals(into, f"{prefix}out", len(diagram.outputs))
 
@@ -393,14 +410,15 @@ class _Page:
         return starts + inputs, outputs
 
     def _fill(self, into: graphviz.Digraph, group: Group, groups: Mapping[int, Group],
-              boxes: Iterable[Box], names: Mapping[int, str], prefix: str) -> None:
+              boxes: Iterable[Box], names: Mapping[int, str], prefix: str,
+              bound: Mapping[int, tuple[str, ...]]) -> None:
         """Add the boxes of ``group`` and, as nested clusters, the groups inlined in it."""
         boxes = list(boxes)
         children = dict.fromkeys(groups[b.id][: len(group) + 1] for b in boxes
                                  if len(groups[b.id]) > len(group))
         for box in boxes:
             if groups[box.id] == group:
-                _node(into, names[box.id], box, self.style)
+                _node(into, names[box.id], box, self.style, bound.get(box.id, ()))
         for child in children:
             name, instance = child[-1]
             with into.subgraph(name=f"cluster_{prefix}g{instance}") as cluster:
@@ -409,7 +427,7 @@ class _Page:
                              fontsize="11", margin="8", id=f"{prefix}g{instance}",
                              **{"class": "group"})
                 inside = [b for b in boxes if groups[b.id][: len(child)] == child]
-                self._fill(cluster, child, groups, inside, names, prefix)
+                self._fill(cluster, child, groups, inside, names, prefix, bound)
 
 
 def _terminals(into: graphviz.Digraph, prefix: str, count: int) -> list[str]:
@@ -471,12 +489,19 @@ def _common_prefix(paths: list[Group]) -> Group:
 
 
 # ------------------------------------------------------------------ nodes
-def _node(into: graphviz.Digraph, name: str, box: Box, style: Style) -> None:
-    """One box, drawn by kind; its id and class let the SVG be read back."""
+def _node(into: graphviz.Digraph, name: str, box: Box, style: Style,
+          bound: tuple[str, ...] = ()) -> None:
+    """One box, drawn by kind; its id and class let the SVG be read back.
+
+    A source drawn by a ``<-`` carries the names the draw binds as an outside
+    label (``x, y`` for ``x, y <- mnist``), which is how the formulas name its wires.
+    """
     attrs = {"id": name, "class": box.kind.value}
     if box.kind in BOX_LOOKS:
         into.node(name, _table(box, style), shape="plain", **attrs)
     elif box.kind in STATE_LOOKS:
+        if bound:
+            attrs["xlabel"] = f"<<I>{_esc(', '.join(bound))}</I>>"
         into.node(name, box.name, shape="triangle", orientation="90" if style.across else "0",
                   ordering="out", **STATE_LOOKS[box.kind], **attrs)
     elif box.kind is BoxKind.COPY:

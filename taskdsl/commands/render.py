@@ -1,7 +1,9 @@
-"""``taskdsl render FILE [--task|--objective|--def NAME] [-o OUT]``: draw string diagrams.
+"""``taskdsl render FILE [--task|--objective|--def NAME] [-o OUT [--force]]``: draw string diagrams.
 
 The picture format follows OUT's extension (svg, png, pdf); without ``-o`` the
-SVG goes to standard output, so the command composes with other tools.
+SVG goes to standard output, so the command composes with other tools.  ``-o``
+never overwrites FILE or a file it imports, nor another existing file unless
+``--force`` (exit 2).  ``--output`` is the old spelling of ``--out``, kept hidden.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from taskdsl.cli import USAGE, refuse_overwrite
 from taskdsl.loader import check_file
 from taskdsl.render import FORMATS, RenderError, Style, render_program
 
@@ -24,9 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--objective", metavar="NAME", help="draw one objective")
     which.add_argument("--def", dest="definition", metavar="NAME",
                        help="draw one def or refinement as an open diagram")
-    parser.add_argument("-o", "--output", metavar="OUT",
+    parser.add_argument("-o", "--out", metavar="OUT",
                         help=f"write here; the format follows the extension ({', '.join(FORMATS)})"
                              "; default: SVG on standard output")
+    parser.add_argument("--output", dest="out", help=argparse.SUPPRESS)  # the old spelling
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite OUT if it exists (never FILE or a file it imports)")
     parser.add_argument("--direction", choices=("LR", "TB"), default="LR",
                         help="wires flow left to right (LR, default) or top to bottom (TB)")
     parser.add_argument("--no-legend", dest="legend", action="store_false",
@@ -41,13 +47,18 @@ def run(args: argparse.Namespace) -> int:
     if not result.ok:
         print(result.render(), file=sys.stderr)
         return 1
+    if args.out:
+        refusal = refuse_overwrite(args.out, [args.file, *result.sources], args.force)
+        if refusal is not None:
+            print(f"error: {refusal}", file=sys.stderr)
+            return USAGE
     style = Style(direction=args.direction, legend=args.legend,
                   structural_types=args.structural_types)
     try:
         drawing = render_program(result.program, task=args.task, objective=args.objective,
                                  definition=args.definition, style=style)
-        if args.output:
-            drawing.write(args.output)
+        if args.out:
+            drawing.write(args.out)
         else:
             sys.stdout.write(drawing.svg())
     except RenderError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,13 @@ import pytest
 
 from taskdsl import check_text, load
 from taskdsl.cli import main
-from taskdsl.explain import Notation, equation_formula, explain, objective_formula
+from taskdsl.explain import (
+    Notation,
+    equation_formula,
+    explain,
+    objective_formula,
+    pattern_heading,
+)
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
@@ -142,3 +149,101 @@ def test_each_pattern_example_reads_as_its_textbook_loss(example: str) -> None:
              .splitlines()]
     for formula in TEXTBOOK[example]:
         assert any(formula in line for line in lines), formula
+
+
+# ------------------------------------------------------------ multi-output calls
+MULTI = """
+data d : -> Real[4]
+learner h : Real[4] -> Real[4], Real[4]
+
+task named:
+    x <- d
+    let a, b = h(x)
+    a, b = x, x
+
+task unnamed:
+    x <- d
+    h(x) = x, x
+
+task dropped:
+    x <- d
+    let a, _ = h(x)
+    a = x
+
+task nested:
+    x <- d
+    let a, b = h(x)
+    let c, e = h(a)
+    c, e = b, x
+
+task clash:
+    h1 <- d
+    h(h1) = h1, h1
+"""
+LETS = {
+    "named": "E[x~d] let (a, b) = h(x) in [MSE(a, x) + MSE(b, x)]",
+    "unnamed": "E[x~d] let (h1, h2) = h(x) in [MSE(h1, x) + MSE(h2, x)]",
+    "dropped": "E[x~d] let (a, _) = h(x) in MSE(a, x)",
+    # b is used only on the right: the left side's discard of it does not hide it.
+    "nested": "E[x~d] let (a, b) = h(x) in let (c, e) = h(a) in [MSE(c, b) + MSE(e, x)]",
+    "clash": "E[h1~d] let (h1', h2) = h(h1) in [MSE(h1', h1) + MSE(h2, h1)]",
+}
+
+
+@pytest.mark.parametrize("task", LETS)
+def test_a_multi_output_call_is_written_once(task: str) -> None:
+    formula = equation_formula(load_text(MULTI).tasks[task], Notation())
+    assert formula == LETS[task]
+
+
+def test_multi_output_let_in_latex() -> None:
+    formula = equation_formula(load_text(MULTI).tasks["dropped"], Notation(latex=True))
+    assert formula == ("\\mathbb{E}_{x \\sim \\mathrm{d}}\\,\\mathrm{let}\\ (a, \\_) = "
+                       "\\mathrm{h}(x)\\ \\mathrm{in}\\ \\mathrm{MSE}(a, x)")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.task")), ids=lambda p: p.stem)
+def test_no_example_indexes_a_call(path: Path) -> None:
+    """No formula repeats a call per output (`h(x)[0]`): each is bound once by a `let`."""
+    result = check_text(path.read_text(), str(path))
+    if not result.ok:
+        pytest.skip("needs an import beside it")
+    text = explain(result.program)
+    assert not re.search(r"\)\[\d+\]", text)
+    for call in re.findall(r"let \([^)]*\) = (.+?) in ", text):
+        line = next(line for line in text.splitlines() if call in line)
+        assert line.count(call) == 1, line
+
+
+# ------------------------------------------------------------ patterns
+STDLIB = sorted((ROOT / "stdlib").glob("*.task"))
+
+
+@pytest.mark.parametrize("path", STDLIB, ids=lambda p: p.stem)
+def test_a_file_of_patterns_explains_each_pattern_task(path: Path) -> None:
+    program = load(path)
+    assert program.generic and not program.tasks
+    lines = explain(program).splitlines()
+    for name, generic in program.generic.items():
+        head = lines.index(f"Pattern {pattern_heading(name, generic, program)}:")
+        for task, equation in generic.tasks.items():
+            line = f"  {task}: {equation_formula(equation, Notation())}   trains: " \
+                   f"{', '.join(equation.trains)}"
+            assert line in lines[head:]
+    assert "Tasks:" not in lines or path.stem in {"gan", "cyclegan"}  # those declare consts
+
+
+def test_pattern_heading_names_type_parameters_and_only_the_pattern_s_boxes() -> None:
+    vae, gan = load(ROOT / "stdlib" / "vae.task"), load(ROOT / "stdlib" / "gan.task")
+    assert pattern_heading("vae", vae.generic["vae"], vae) == \
+        "vae[X, d: dim](encoder, decoder, data, prior)"
+    # gan.task's constants is_real and is_fake are the file's, not parameters.
+    assert pattern_heading("gan", gan.generic["gan"], gan) == \
+        "gan[Z, X](generator, discriminator, data, noise)"
+
+
+def test_vae_pattern_reads_as_its_textbook_loss() -> None:
+    text = explain(load(ROOT / "stdlib" / "vae.task"))
+    assert "  reconstruct: E[x~data] D(decoder(sample(encoder(x))), x)   trains: encoder, decoder" \
+        in text.splitlines()
+    assert "  learner  encoder : X -> Gaussian[d]" in text.splitlines()

@@ -80,3 +80,54 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
     assert main(["explain", {str(EXAMPLE)!r}]) == 0
 """
     assert loaded_after(body) == []
+
+
+# Runs the CLI with JAX, Flax and Optax hidden, as on a machine without `taskdsl[jax]`:
+# a None in sys.modules makes both `import jax` and importlib's find_spec see no module.
+# Prints each command line's exit code and standard error as JSON.
+HIDDEN = """
+import contextlib, io, json, sys
+sys.modules.update(jax=None, flax=None, optax=None)
+from taskdsl.cli import main
+results = []
+for argv in {commands!r}:
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as stop:
+            code = stop.code
+    results.append([code, err.getvalue()])
+print(json.dumps(results))
+"""
+
+BACKEND_COMMANDS = [
+    ["train", str(EXAMPLE)],
+    ["compile", str(EXAMPLE)],
+    ["eval", "runs/x"],
+    ["manipulate", "runs/x", "--input", "x.png", "--to", "1"],
+    ["demo", "--fast"],
+]
+
+
+def without_jax(commands: list[list[str]]) -> list[tuple[int, str]]:
+    script = HIDDEN.format(commands=commands)
+    run = subprocess.run([PYTHON, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    return [(code, err) for code, err in json.loads(run.stdout.strip().splitlines()[-1])]
+
+
+def test_backend_commands_without_jax_say_how_to_install_it() -> None:
+    results = without_jax([*BACKEND_COMMANDS, ["data", "list"], ["check", str(EXAMPLE)]])
+    *backend_runs, (data_code, data_err), (check_code, _) = results
+    for argv, (code, err) in zip(BACKEND_COMMANDS, backend_runs, strict=True):
+        assert code == 2, (argv, err)
+        assert err.count("\n") == 1, err  # one line
+        assert f"`taskdsl {argv[0]}` needs the `jax` backend" in err
+        assert "jax, flax, optax are not installed" in err
+        assert "pip install 'taskdsl[jax]'" in err
+        assert "Traceback" not in err
+    # `data` needs no JAX, and checking skips only the backend's checks.
+    assert data_code == 0, data_err
+    assert check_code == 0

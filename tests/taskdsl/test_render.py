@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from taskdsl import check_text
+from taskdsl import check_file, check_text
 from taskdsl.cli import main
+from taskdsl.explain import pattern_heading
 from taskdsl.ir import BoxKind, Diagram, Equation, Program
 from taskdsl.render import (
     Style,
@@ -29,6 +30,7 @@ from taskdsl.render import (
     draw_objective,
     render_program,
 )
+from taskdsl.scope import is_type_var
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -283,7 +285,7 @@ def test_a_file_without_a_name_draws_all_its_objectives_or_else_all_its_tasks() 
     only_tasks = program("task classify:\n    x, y <- mnist\n    get(x) = y\n")
     assert len(picture(render_program(only_tasks).svg()).groups("equation")) == 1
     nothing = program("")
-    assert "no tasks, objectives or defs" in " ".join(
+    assert "no tasks, objectives, defs or patterns" in " ".join(
         texts(picture(render_program(nothing).svg()).root))
 
 
@@ -383,3 +385,58 @@ def test_cli_file_with_errors_prints_diagnostics(tmp_path: Path,
     bad.write_text(HEADER + "task t:\n    x, _ <- mnist\n    gett(x) = x\n")
     assert main(["render", str(bad)]) == 1
     assert "gett" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- draws
+@needs_dot
+@pytest.mark.parametrize("name", [*PLAIN.tasks, "twice", "round_trip"])
+def test_each_source_is_labelled_with_the_names_its_draw_binds(name: str) -> None:
+    """`x, y <- mnist` labels mnist's triangle `x, y` on both sides; other boxes get no names."""
+    equation = {**PLAIN.tasks, **LATENT.tasks}[name]
+    bound = {d.box: ", ".join(d.names) for d in equation.draws}
+    pic = picture(draw_equation(equation).svg())
+    for side, diagram in (("L", equation.lhs), ("R", equation.rhs)):
+        for box in diagram.boxes:
+            node = pic.nodes[f"p1{side}b{box.id}"]
+            if box.id in bound:
+                assert texts(node) == [box.name, bound[box.id]]
+            elif box.kind.is_source:
+                assert texts(node) == [box.name]  # a constant: not drawn by `<-`
+
+
+# ------------------------------------------------------------- patterns
+STDLIB = sorted((Path(__file__).parents[2] / "stdlib").glob("*.task"))
+
+
+@needs_dot
+@pytest.mark.parametrize("path", STDLIB, ids=lambda p: p.stem)
+def test_a_file_of_patterns_draws_each_pattern_task(path: Path) -> None:
+    """Each pattern's tasks, read generically: one equation panel per task, its type
+    parameters labelling the wires, under a heading naming the pattern."""
+    result = check_file(path)
+    assert result.ok, result.render()
+    program = result.program
+    assert program.generic and not program.tasks
+    pic = picture(render_program(program).svg())
+    tasks = [(p, t, eq) for p, g in program.generic.items() for t, eq in g.tasks.items()]
+    panels = list(pic.groups("equation").values())
+    assert len(panels) == len(tasks)
+    assert [texts(panel)[0] for panel in panels] == [name for _, name, _ in tasks]
+    headings = [" ".join(texts(h)) for h in pic.groups("heading").values()]
+    assert headings == [f"pattern {pattern_heading(name, generic, program)}"
+                        for name, generic in program.generic.items()]
+    labels = {t for wire in pic.wires.values() for t in texts(wire)}
+    wire_types = {str(w.type) for _, _, eq in tasks for side in (eq.lhs, eq.rhs)
+                  for w in side.wires.values()}
+    assert labels == wire_types
+    assert any(is_type_var(w.type) for _, _, eq in tasks for w in eq.lhs.wires.values())
+
+
+@needs_dot
+def test_a_pattern_task_is_drawn_by_its_full_name(capsys: pytest.CaptureFixture[str]) -> None:
+    vae = STDLIB[0].parent / "vae.task"
+    assert main(["render", str(vae), "--task", "vae.regularise"]) == 0
+    pic = picture(capsys.readouterr().out)
+    (panel,) = pic.groups("equation").values()
+    assert texts(panel)[0] == "regularise"
+    assert "X" in {t for wire in pic.wires.values() for t in texts(wire)}

@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the data sets `datasets.NAME(...)` can bind, or download a data "
                     "set's files (verified) into the folder training reads them from.",
     )
+    parser.set_defaults(framework_free=True)  # no JAX needed: `taskdsl.cli` lets it run without
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="each data set: fields, whether its files are here")
     listing.set_defaults(handler=run_list)
@@ -38,10 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetching.add_argument("--from", dest="source", metavar="URL",
                           help="a base URL (https://, file://) or a local folder holding the "
                                "files, plain or gzipped, instead of the published URLs")
-    fetching.add_argument("--dir", metavar="DIR",
+    fetching.add_argument("-o", "--out", metavar="DIR",
                           help="the data folder to store into, as $TASKDSL_DATA names it "
                                "(the files go to DIR/NAME; default: $TASKDSL_DATA, else the "
                                "user data folder)")
+    fetching.add_argument("--dir", dest="out", help=argparse.SUPPRESS)  # the old spelling
     fetching.add_argument("--quiet", action="store_true", help="no progress bars")
     fetching.set_defaults(handler=run_fetch)
 
@@ -67,7 +69,7 @@ def run_fetch(args: argparse.Namespace) -> int:
             print(f"error: {messages.unknown_dataset(name, list(LOADERS), list(REMOTES))}",
                   file=sys.stderr)
         return 2
-    root = Path(args.dir).expanduser() if args.dir else data_root()[0]
+    root = Path(args.out).expanduser() if args.out else data_root()[0]
     folder = root / name
     try:
         if args.quiet:
@@ -85,7 +87,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         how = f"fetched from {item.origin}" if item.downloaded else "already there, verified"
         print(f"{item.path.name}: {how}")
     print(f"{name}: {len(fetched)} files in {folder} ({REMOTES[name].licence})")
-    if args.dir and root != data_root()[0]:
+    if args.out and root != data_root()[0]:
         print(f"runs read them with TASKDSL_DATA={root}, or `path = \"{folder}\"`")
     return 0
 

@@ -1,8 +1,8 @@
 """``taskdsl eval``, ``taskdsl manipulate`` and ``taskdsl demo``: judging and using manipulators.
 
-    taskdsl eval RUN_DIR [--judge RUN_DIR] [--split test] [-n 1000] [--seed 0]
+    taskdsl eval RUN_DIR [--judge RUN_DIR] [--split test] [-n 1000] [--seed 0] [--no-realism]
     taskdsl manipulate RUN_DIR --input FILE --to CLASS [-o OUT] [--strength 1.0] [--seed 0]
-    taskdsl demo [--out demo_out] [--fast]
+    taskdsl demo [-o demo_out] [--fast]
 
 JAX is imported only when a command runs, so registering these costs the other
 commands nothing.  Anything the user can fix (a missing run, an unknown class,
@@ -14,6 +14,8 @@ exit status 1 (a diverged training run keeps its own code, 3), never a traceback
 from __future__ import annotations
 
 import argparse
+
+from taskdsl.commands.check import HELP_ALLOW_IMPORT, AllowImport
 
 from .guard import guarded
 
@@ -31,10 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="the data split to judge on (default: test)")
     judge.add_argument("-n", type=int, default=1000, metavar="N",
                        help="how many examples (default: 1000)")
+    judge.add_argument("--allow-import", action=AllowImport, metavar="PKG",
+                       help=HELP_ALLOW_IMPORT)
     judge.add_argument("--quiet", action="store_true", help="no progress bar for the judge")
     judge.add_argument("--seed", type=int, default=0, metavar="SEED",
                        help="seeds the manipulator's random boxes (e.g. a sampling editor's "
                             "noise), recorded in eval.json (default: 0)")
+    judge.add_argument("--no-realism", action="store_true",
+                       help="skip the realism figures (two-sample test, Fréchet distance), "
+                            "which train small classifiers")
     judge.set_defaults(handler=run_eval)
 
     edit = subparsers.add_parser(
@@ -63,8 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="train and judge a sprite-colour manipulator, end to end",
         description="Train a classifier and a manipulator on the built-in sprites, judge it, and "
-                    "write the objective's diagram, grid.png and eval.json to --out.")
-    demo.add_argument("--out", default="demo_out", metavar="DIR",
+                    "write the objective's diagram, grid.png and eval.json to -o/--out.")
+    demo.add_argument("-o", "--out", default="demo_out", metavar="DIR",
                       help="the output folder (default: demo_out)")
     demo.add_argument("--fast", action="store_true", help="a tiny budget, for tests")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -76,7 +83,7 @@ def run_eval(args: argparse.Namespace) -> int:
         from ..evaluation.evaluate import evaluate, table
 
         result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet,
-                          seed=args.seed)
+                          seed=args.seed, measure_realism=not args.no_realism)
         print(table(result))
         return 0
 

@@ -22,6 +22,8 @@ import shlex
 import sys
 from typing import TYPE_CHECKING
 
+from taskdsl.commands.check import HELP_ALLOW_IMPORT, AllowImport
+
 from .guard import guarded
 
 if TYPE_CHECKING:
@@ -42,11 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="override a setting, e.g. steps=500, optimizer=adam(lr=1e-4), "
                              "impl.get=nets.mlp(width=64), data.mnist=datasets.digits(); "
                              "repeatable")
-    parser.add_argument("--out", metavar="RUN_DIR",
+    parser.add_argument("-o", "--out", metavar="RUN_DIR",
                         help="the run folder (default: runs/OBJECTIVE); must be new or empty "
                              "unless --resume")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in RUN_DIR from its latest checkpoint")
+    parser.add_argument("--allow-import", action=AllowImport, metavar="PKG",
+                        help=HELP_ALLOW_IMPORT)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
