@@ -261,11 +261,12 @@ def _draw(box: Box, out_types: list[WireType], index: int,
 
 
 def plan_equation(name: str, index: int, weight: float, equation: Equation,
-                  trains: tuple[str, ...]) -> EquationPlan:
-    """``equation`` as one plan over both sides, each box both sides share computed once."""
+                  trains: tuple[str, ...], mode: Mode = Mode.TRAIN) -> EquationPlan:
+    """``equation`` as one plan over both sides, each box both sides share computed once;
+    in ``Mode.EVAL`` (held-out values) its train-only boxes are the identity."""
     wires = {**equation.lhs.wires, **equation.rhs.wires}
     sides = (*equation.lhs.outputs, *equation.rhs.outputs)
-    plan = plan_boxes(unique_boxes(equation), wires, outputs=sides, index=index)
+    plan = plan_boxes(unique_boxes(equation), wires, outputs=sides, index=index, mode=mode)
     terms = []
     for divergence, lw, rw in zip(equation.divergences, equation.lhs.outputs,
                                   equation.rhs.outputs, strict=True):

@@ -74,7 +74,7 @@ from taskdsl.types import Signature
 from ..nets import NETS, NetError, build
 from . import errors
 from .errors import LowerError
-from .interpret import Context, EquationPlan, equation_value, plan_equation
+from .interpret import Context, EquationPlan, Mode, equation_value, plan_equation
 from .step import train_step
 
 __all__ = [
@@ -290,6 +290,7 @@ class Lowered:
             n: Call(lr.net, (), dict(lr.options)) for n, lr in learners.items()}
         self._learners = dict(learners)
         self._plans = plans
+        self._held_out: tuple[EquationPlan, ...] | None = None
         self._requests = requests
         self._apply = jax.jit(self._apply_one, static_argnums=0)
         self._init = jax.jit(self._init_all)
@@ -314,12 +315,24 @@ class Lowered:
                 for i, (name, learner) in enumerate(self._learners.items())
                 if learner.loaded is None}
 
-    def loss(self, params: Params, batch: Batch, key: jax.Array, batch_size: int
+    def loss(self, params: Params, batch: Batch, key: jax.Array, batch_size: int,
+             mode: Mode = Mode.TRAIN, apply_fns: Mapping[str, Callable[..., Any]] | None = None
              ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """The weighted total, and each task's own unweighted value keyed by its metric name."""
-        context = Context(self.apply_fns, params, key, batch_size, batch)
-        values = {p.name: equation_value(p, context) for p in self._plans}
-        return sum(p.weight * values[p.name] for p in self._plans), values
+        """The weighted total, and each task's own unweighted value keyed by its metric name;
+        ``Mode.EVAL`` gives held-out values, with ``drop`` the identity as at inference.
+        ``apply_fns`` replaces :attr:`apply_fns` (e.g. wrapped to record what each learner
+        outputs, for pictures)."""
+        plans = self._plans if mode is Mode.TRAIN else self._eval_plans()
+        context = Context(dict(apply_fns or self.apply_fns), params, key, batch_size, batch)
+        values = {p.name: equation_value(p, context) for p in plans}
+        return sum(p.weight * values[p.name] for p in plans), values
+
+    def _eval_plans(self) -> tuple[EquationPlan, ...]:
+        if self._held_out is None:
+            self._held_out = tuple(
+                plan_equation(p.name, p.index, p.weight, p.equation, p.trains, Mode.EVAL)
+                for p in self._plans)
+        return self._held_out
 
     @property
     def learners(self) -> Mapping[str, Learner]:

@@ -37,6 +37,7 @@ from taskdsl.types import WireType
 
 from .. import data
 from ..evaluation import pictures
+from ..lowering.interpret import Mode
 from ..lowering.lower import OPTIMIZERS, Lowered
 from ..messages import phrase, show
 from . import errors, sharding
@@ -113,7 +114,7 @@ class Evaluation:
         size = settings.batch
 
         def values(params: Any, batch: Any, key: jax.Array) -> jax.Array:
-            total, tasks = lowered.loss(params, batch, key, size)
+            total, tasks = lowered.loss(params, batch, key, size, Mode.EVAL)
             return jnp.stack([jnp.asarray(v, jnp.float32)
                               for v in (total, *(tasks[n] for n in lowered.task_names))])
 
@@ -133,25 +134,19 @@ def is_image(wire: WireType) -> bool:
     return wire.kind == "Real" and len(wire.shape) == 3 and wire.shape[-1] in (1, 3)
 
 
-class _Recording(Lowered):
-    """``lowered`` whose learners record their first application's outputs in ``seen``:
+def recording(lowered: Lowered, seen: dict[str, tuple[jax.Array, ...]]) -> dict[str, Any]:
+    """``lowered``'s learners, each recording its first application's outputs in ``seen``:
     the objective's own wiring says what each learner is applied to (a decoder to the
     encoder's code, a generator to its noise)."""
 
-    def __init__(self, lowered: Lowered, seen: dict[str, tuple[jax.Array, ...]]) -> None:
-        self.__dict__.update(vars(lowered))
-        self._seen = seen
+    def recorded(name: str, fn: Any) -> Any:
+        def apply(state: Any, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+            outputs = fn(state, *arrays)
+            seen.setdefault(name, outputs)
+            return outputs
+        return apply
 
-    @property
-    def apply_fns(self) -> dict[str, Any]:
-        def recorded(name: str, fn: Any) -> Any:
-            def apply(state: Any, *arrays: jax.Array) -> tuple[jax.Array, ...]:
-                outputs = fn(state, *arrays)
-                self._seen.setdefault(name, outputs)
-                return outputs
-            return apply
-
-        return {n: recorded(n, f) for n, f in super().apply_fns.items()}
+    return {n: recorded(n, f) for n, f in lowered.apply_fns.items()}
 
 
 class Pictures:
@@ -173,7 +168,7 @@ class Pictures:
 
         def images(params: Any, batch: Any, key: jax.Array) -> dict[str, jax.Array]:
             seen: dict[str, tuple[jax.Array, ...]] = {}
-            _Recording(lowered, seen).loss(params, batch, key, size)
+            lowered.loss(params, batch, key, size, Mode.EVAL, recording(lowered, seen))
             return {tag: seen[name][i][:SHOWN] for tag, (name, i) in self.outputs.items()
                     if name in seen}
 
