@@ -93,6 +93,46 @@ def _sample(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[Wi
     return (WireType("Real", a.shape),)
 
 
+def _any(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    return (types[0],)
+
+
+SCALAR = WireType("Real", (1,))
+"""What a reduction gives: the language has no scalar type, so one number is ``Real[1]``."""
+
+
+def _reduce(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    _real(types[0])
+    return (SCALAR,)
+
+
+def _pair_reduce(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    _same_real(types, params)
+    return (SCALAR,)
+
+
+def _vector(t: WireType) -> None:
+    _real(t)
+    if len(t.shape) != 1:
+        raise BuiltinTypeError(
+            f"takes a Real[n] wire (one axis, the classes), found `{t.described()}`; "
+            f"flatten it first"
+        )
+
+
+def _to_class(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    (a,) = types
+    _vector(a)
+    return (WireType("Class", a.shape),)
+
+
+def _to_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    (a,) = types
+    if a.kind != "Class":
+        raise BuiltinTypeError(f"takes a Class wire, found `{a.described()}`")
+    return (WireType("Real", a.shape),)
+
+
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
@@ -111,6 +151,22 @@ BUILTINS: dict[str, Builtin] = {
             "with probability p: drop[0.1](x) (dropout, word dropout)", _drop, n_params=1,
             random=True,
         ),
+        Builtin(
+            "stop", 1, "the same wire, but no gradient flows back through it: "
+            "f(aug(x)) = stop(f(x)) trains f only through the left", _any,
+        ),
+        Builtin("sum", 1, "the sum of a Real wire's numbers, as Real[1]", _reduce),
+        Builtin("mean", 1, "the mean of a Real wire's numbers, as Real[1]", _reduce),
+        Builtin("norm", 1, "the Euclidean length of a Real wire, as Real[1]", _reduce),
+        Builtin("dot", 2, "the dot product of two Real wires of one type, as Real[1]",
+                _pair_reduce),
+        Builtin("cosine", 2, "the cosine similarity of two Real wires of one type, in "
+                "[-1, 1], as Real[1]", _pair_reduce),
+        Builtin("softmax", 1, "the class distribution of Real[n] scores: Class[n]", _to_class),
+        Builtin("argmax", 1, "the highest of Real[n] scores as a class: Class[n] (no gradient)",
+                _to_class),
+        Builtin("one_hot", 1, "a Class[n] wire's most likely class as a one-hot Real[n] "
+                "(no gradient)", _to_real),
     )
 }
 

@@ -23,6 +23,7 @@ from taskdsl.backend import Backend, run_checks
 from taskdsl.diagnostics import Diagnostic, Diagnostics, TaskError, position
 from taskdsl.elaborate import ModuleElaborator, to_python
 from taskdsl.ir import Program
+from taskdsl.lints import lint
 from taskdsl.parser import parse, parse_value
 from taskdsl.scope import Scope
 from taskdsl.source import SET_FILE, Source, set_source
@@ -80,7 +81,11 @@ class Loader:
         finally:
             self.stack.pop()
         self.scopes[path] = scope
-        return elaborator.program(scope), scope
+        program = elaborator.program(scope)
+        if not self.stack and not self.diags.errors:  # the file checked, not an import
+            imported = {n for p, s in self.scopes.items() if p != path for n in s.tasks}
+            self.diags.extend(lint(program, module, self.sources[path], imported))
+        return program, scope
 
     def _import(self, node: ast.Import, importer: str, scope: Scope) -> None:
         if node.module == "stdlib" and not node.module_is_path:

@@ -24,6 +24,12 @@ wire's representation (``values.py``): float32, one-hot on ``Class``/``Tokens``.
 | ``flatten`` | Real[...] | | Real[prod] | |
 | ``sample`` | Gaussian | | Real, ``mean + exp(logvar/2) · ε`` | yes |
 | ``drop`` | Real or Tokens | ``(p,)`` | the same, each number (word) zeroed with probability p | yes |
+| ``stop`` | any | | the same value, no gradient back through it | |
+| ``sum``, ``mean``, ``norm`` | Real[...] | | Real[1], over every axis but the batch | |
+| ``dot``, ``cosine`` | Real, Real | | Real[1], over every axis but the batch | |
+| ``softmax`` | Real[n] | | Class[n], the class distribution | |
+| ``argmax`` | Real[n] | | Class[n], one-hot, no gradient | |
+| ``one_hot`` | Class[n] | | Real[n], the most likely class one-hot, no gradient | |
 | ``const`` | | ``(c,)`` | any kind, constant ``c`` | |
 | ``uniform`` | | | Class, Tokens, Binary, Real | yes |
 | ``normal`` | | | Real, ``N(0, I)`` | yes |
@@ -47,6 +53,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from taskdsl.types import KINDS, WireType
 
@@ -61,6 +68,7 @@ from .values import (
 
 _ALL_KINDS = frozenset(KINDS)
 _REAL = frozenset({"Real"})
+_CLASS = frozenset({"Class"})
 
 
 # ---------------------------------------------------------------------------
@@ -115,6 +123,57 @@ def drop(key: jax.Array, x: jax.Array, p: float, words: bool = False) -> jax.Arr
     shape = (*x.shape[:-1], 1) if words else x.shape
     keep = jax.random.bernoulli(key, 1 - p, shape)
     return jnp.where(keep, x, 0.0)
+
+
+def stop(x: jax.Array) -> jax.Array:
+    """The same array, through which no gradient flows back (per occurrence, one wire)."""
+    return jax.lax.stop_gradient(x)
+
+
+def total(x: jax.Array) -> jax.Array:
+    """``sum``: each example's numbers summed, ``(batch, 1)`` (named so as not to hide
+    Python's ``sum`` in the modules ``compile`` writes)."""
+    return x.reshape(x.shape[0], -1).sum(axis=1, keepdims=True)
+
+
+def average(x: jax.Array) -> jax.Array:
+    """``mean``: each example's numbers averaged, ``(batch, 1)``."""
+    return x.reshape(x.shape[0], -1).mean(axis=1, keepdims=True)
+
+
+def norm(x: jax.Array) -> jax.Array:
+    """Each example's Euclidean length, ``(batch, 1)``; its gradient at 0 is 0, not NaN."""
+    return optax.safe_norm(x.reshape(x.shape[0], -1), 0.0, axis=1, keepdims=True)
+
+
+def dot(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Each example's dot product, over every axis but the batch: ``(batch, 1)``."""
+    return (x * y).reshape(x.shape[0], -1).sum(axis=1, keepdims=True)
+
+
+def cosine(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Each example's cosine similarity, ``(batch, 1)``; 0 where either side is 0.  Each
+    length is floored at 1e-6 (exact above it, and the gradient near 0 stays bounded);
+    ``optax.cosine_similarity`` floors at sqrt(epsilon), bending short vectors' cosines."""
+    flat_x, flat_y = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
+    lengths = (optax.safe_norm(flat_x, 1e-6, axis=1, keepdims=True)
+               * optax.safe_norm(flat_y, 1e-6, axis=1, keepdims=True))
+    return (flat_x * flat_y).sum(axis=1, keepdims=True) / lengths
+
+
+def softmax(x: jax.Array) -> jax.Array:
+    """Scores as the class distribution a Class wire carries."""
+    return jax.nn.softmax(x, axis=-1)
+
+
+def argmax(x: jax.Array) -> jax.Array:
+    """The highest score's class, one-hot (the first on a tie); no gradient."""
+    return jax.nn.one_hot(jnp.argmax(x, axis=-1), x.shape[-1])
+
+
+def one_hot(p: jax.Array) -> jax.Array:
+    """A class distribution's most likely class as a one-hot vector of reals; no gradient."""
+    return jax.nn.one_hot(jnp.argmax(p, axis=-1), p.shape[-1])
 
 
 def const(batch_size: int, c: float, shape: tuple[int, ...], kind: str) -> jax.Array:
@@ -255,6 +314,15 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("drop", drop, arity=1, accepts=frozenset({"Real", "Tokens"}),
                 produces=frozenset({"Real", "Tokens"}), n_params=1, needs_key=True,
                 statics=_words, train_only=True),
+        Builtin("stop", stop, arity=1, accepts=_ALL_KINDS, produces=_ALL_KINDS),
+        Builtin("sum", total, arity=1),
+        Builtin("mean", average, arity=1),
+        Builtin("norm", norm, arity=1),
+        Builtin("dot", dot, arity=2),
+        Builtin("cosine", cosine, arity=2),
+        Builtin("softmax", softmax, arity=1, produces=_CLASS),
+        Builtin("argmax", argmax, arity=1, produces=_CLASS),
+        Builtin("one_hot", one_hot, arity=1, accepts=_CLASS),
         Builtin("const", const, arity=0, produces=_ALL_KINDS, n_params=1,
                 statics=_shape_and_kind, check=_class_index),
         Builtin("uniform", uniform, arity=0, needs_key=True, statics=_shape_and_kind,

@@ -99,6 +99,7 @@ data pairs : -> Real[2, 3], Real[4]
 learner f : Real[4] -> Real[4]
 learner g : Tokens[7, 3] -> Real[8]
 learner h : Real[6], Real[8] -> Gaussian[4]
+learner k : Real[4] -> Real[3]
 task every:
     v <- noise
     u <- unit
@@ -110,7 +111,15 @@ task joined:
     u <- unit
     s <- toks
     g(s) = concat(v, u)                 trains g
-objective all = every + 0.5 * joined
+task reduced:
+    v <- noise
+    m, w <- pairs
+    let left = concat(concat(sum(m), mean(f(v))), concat(norm(m), dot(v, w)))
+    left = concat(concat(cosine(m, m), sum(stop(f(w)))), concat(mean(w), norm(f(v))))
+task classes:
+    v <- noise
+    softmax(k(v)) = argmax(add(k(stop(v)), one_hot(softmax(k(v)))))
+objective all = every + 0.5 * joined + reduced + classes
 """
 
 

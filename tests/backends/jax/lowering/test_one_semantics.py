@@ -82,6 +82,34 @@ CASES: dict[str, tuple[str, str, Expect]] = {
              "task use_drop_words:\n    x, y <- reals\n    w <- words\n"
              "    tok(x) = r_drop_words(w)",
              lambda run, a: a[0]),  # the identity at inference
+    "stop": ("learner r_stop : Real[4] -> Real[4]\nrefine r_stop(x) = stop(x)",
+             "x, y <- reals\n    f(r_stop(x)) = stop(f(y))", lambda run, a: a[0]),
+    "sum": ("learner r_sum : Real[2, 2] -> Real[1]\nrefine r_sum(m) = sum(m)",
+            "m <- grid\n    x, _ <- reals\n    sum(f(x)) = r_sum(m)",
+            lambda run, a: a[0].reshape(len(a[0]), -1).sum(1, keepdims=True)),
+    "mean": ("learner r_mean : Real[4] -> Real[1]\nrefine r_mean(x) = mean(x)",
+             "x, y <- reals\n    mean(f(x)) = r_mean(y)", lambda run, a: a[0].mean(1, keepdims=True)),
+    "norm": ("learner r_norm : Real[2, 2] -> Real[1]\nrefine r_norm(m) = norm(m)",
+             "m <- grid\n    x, _ <- reals\n    norm(f(x)) = r_norm(m)",
+             lambda run, a: np.linalg.norm(a[0].reshape(len(a[0]), -1), axis=1, keepdims=True)),
+    "dot": ("learner r_dot : Real[4], Real[4] -> Real[1]\nrefine r_dot(x, y) = dot(x, y)",
+            "x, y <- reals\n    dot(f(x), y) = r_dot(x, y)",
+            lambda run, a: (a[0] * a[1]).sum(1, keepdims=True)),
+    "cosine": ("learner r_cosine : Real[4], Real[4] -> Real[1]\n"
+               "refine r_cosine(x, y) = cosine(x, y)",
+               "x, y <- reals\n    cosine(f(x), y) = r_cosine(x, y)",
+               lambda run, a: (a[0] * a[1]).sum(1, keepdims=True)
+               / np.linalg.norm(a[0], axis=1, keepdims=True)
+               / np.linalg.norm(a[1], axis=1, keepdims=True)),
+    "softmax": ("learner r_softmax : Real[4] -> Class[4]\nrefine r_softmax(x) = softmax(x)",
+                "x, y <- reals\n    r_softmax(f(x)) = r_softmax(y)   by kl",
+                lambda run, a: np.exp(a[0]) / np.exp(a[0]).sum(1, keepdims=True)),
+    "argmax": ("learner r_argmax : Real[4] -> Class[4]\nrefine r_argmax(x) = argmax(x)",
+               "x, y <- reals\n    r_softmax(f(x)) = r_argmax(y)",
+               lambda run, a: np.eye(4, dtype=np.float32)[a[0].argmax(1)]),
+    "one_hot": ("learner r_one_hot : Class[3] -> Real[3]\nrefine r_one_hot(c) = one_hot(c)",
+                "x, y <- reals\n    r_one_hot(cls(x)) = r_one_hot(cls(y))",
+                lambda run, a: np.eye(3, dtype=np.float32)[a[0].argmax(1)]),
 }
 
 
