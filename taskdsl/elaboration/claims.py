@@ -38,8 +38,7 @@ class Claims(ElaborationState):
         self._generic_scope = None
         try:
             super()._check_pattern(node, scope)  # type: ignore[misc]
-            if self._generic_scope is not None and self._generic_claims \
-                    and node.name not in self.broken_patterns:
+            if self._generic_scope is not None and node.name not in self.broken_patterns:
                 child, export = self._generic_scope
                 self.generic[node.name] = self._generic_program(node, child, export)
         finally:

@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from ..training import errors
 
     checked = check_file(args.file)
-    if not checked.ok:
+    if checked.diagnostics:  # errors stop here; warnings (lints) are shown and training goes on
         print(checked.render(), file=sys.stderr)
+    if not checked.ok:
         return errors.PROGRAM
     program = checked.program
 

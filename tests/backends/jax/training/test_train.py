@@ -305,3 +305,18 @@ def test_data_on_the_device_train_as_batches_gathered_on_the_host(
     host = run(task_file, "host", *short)
     assert_same_params(resident.params, host.params)
     assert metrics(task_file.parent / "resident") == metrics(task_file.parent / "host")
+
+
+def test_train_shows_a_files_lints_and_trains(tmp_path: Path, capsys: pytest.CaptureFixture
+                                              ) -> None:
+    """A lint (here a draw no side uses) is a warning: ``train`` prints it and carries on."""
+    from taskdsl.cli import main
+
+    linted = TINY.replace("    a <- shape\n", "    a <- shape\n    b <- shape\n")
+    path = tmp_path / "linted.task"
+    path.write_text(linted, encoding="utf-8")
+    assert main(["train", str(path), "--quiet", "--set", "steps=2", "-o",
+                 str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "warning[unused-draw]" in err and "linted.task:" in err
+    assert (tmp_path / "run" / "metrics.jsonl").is_file()
