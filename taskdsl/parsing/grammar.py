@@ -14,7 +14,6 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
 from contextlib import suppress
 from functools import cache
 from importlib import resources
@@ -27,6 +26,8 @@ from lark.grammar import Rule
 from lark.indenter import Indenter
 from lark.lark import _LOAD_ALLOWED_OPTIONS
 from lark.lexer import TerminalDef
+
+from taskdsl.caching import trusted, user_cache_folder
 
 
 class IndentError(Exception):
@@ -50,7 +51,7 @@ def lark() -> Lark:
     grammar = resources.files("taskdsl.grammar").joinpath("task.lark").read_text()
     options: dict[str, Any] = {"parser": "lalr", "maybe_placeholders": False,
                                "start": ["start", "config_value"]}
-    folder = _cache_folder()
+    folder = user_cache_folder()
     key = _cache_key(grammar, options)
     if folder is not None:
         cached = read_cache(folder / CACHE_NAME, key)
@@ -78,32 +79,6 @@ CACHE_FORMAT = 1
 _TUPLE, _PAIRS = "\x00tuple", "\x00pairs"  # JSON has no tuples and only string keys
 
 
-def _cache_folder() -> Path | None:
-    """The user's own cache folder for taskdsl, if it is safe to keep the cache there.
-
-    Made with mode 0700; used only when it is a folder owned by this user that no
-    one else can write (otherwise someone else could plant or swap the cache).
-    None (no cache) where there is no such folder, or no notion of file owners.
-    """
-    if not hasattr(os, "getuid"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
-    folder = Path(base) / "taskdsl"
-    if not folder.is_absolute():  # no home folder to be found
-        return None
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return folder if _trusted(os.stat(folder), stat.S_ISDIR) else None
-    except (OSError, ValueError):
-        return None
-
-
-def _trusted(info: os.stat_result, is_kind: Callable[[int], bool]) -> bool:
-    """Of the right kind, owned by this user, and writable by no one else."""
-    return (is_kind(info.st_mode) and info.st_uid == os.getuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
-
-
 def _cache_key(grammar: str, options: dict[str, Any]) -> str:
     """What the cache was built from: the grammar, the options, Lark, Python, this format."""
     what = json.dumps([CACHE_FORMAT, grammar, options, lark_version, sys.version], sort_keys=True)
@@ -125,7 +100,7 @@ def read_cache(path: Path, key: str) -> dict[str, Any] | None:
         return None
     try:
         with os.fdopen(fd, "rb") as file:
-            if not _trusted(os.fstat(file.fileno()), stat.S_ISREG):
+            if not trusted(os.fstat(file.fileno()), stat.S_ISREG):
                 return None
             header, _, body = file.read().partition(b"\n")
         wanted = json.dumps({"key": key, "sha256": hashlib.sha256(body).hexdigest()})

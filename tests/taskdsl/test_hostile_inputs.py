@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from taskdsl.caching import user_cache_folder
 from taskdsl.cli import main
 from taskdsl.diagnostics import MAX_PER_FILE, Diagnostics, excerpt
 from taskdsl.loader import check_file, check_text
@@ -126,11 +127,11 @@ def test_no_cache_in_a_folder_others_can_write(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     (tmp_path / "taskdsl").mkdir(mode=0o700)
-    assert grammar._cache_folder() == tmp_path / "taskdsl"
+    assert user_cache_folder() == tmp_path / "taskdsl"
     (tmp_path / "taskdsl").chmod(0o777)
-    assert grammar._cache_folder() is None
+    assert user_cache_folder() is None
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/folder")
-    assert grammar._cache_folder() is None
+    assert user_cache_folder() is None
 
 
 # ---------------------------------------------------------- error recovery

@@ -17,6 +17,7 @@ import argparse
 
 from taskdsl.commands.check import HELP_ALLOW_IMPORT, AllowImport
 
+from .. import cache as compilation_cache
 from .guard import guarded
 
 
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     def body() -> int:
+        compilation_cache.enable()
         from ..evaluation.evaluate import evaluate, table
 
         result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet,
@@ -92,6 +94,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_manipulate(args: argparse.Namespace) -> int:
     def body() -> int:
+        compilation_cache.enable()
         from ..evaluation.manipulate import manipulate
         from ..messages import note
 
@@ -105,6 +108,7 @@ def run_manipulate(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     def body() -> int:
+        compilation_cache.enable()
         from ..evaluation.demo import demo
 
         demo(args.out, fast=args.fast, progress=not args.quiet)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from taskdsl.commands.check import HELP_ALLOW_IMPORT, AllowImport
 
+from .. import cache as compilation_cache
 from .guard import guarded
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     program = checked.program
 
     def body() -> int:
+        compilation_cache.enable()
         from ..training.settings import objective_name
 
         name = objective_name(program, args.objective)
