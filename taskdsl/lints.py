@@ -24,7 +24,7 @@ A ``trains`` clause naming a learner absent from its task is already an error
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, fields, is_dataclass, replace
 
 from taskdsl import syntax as ast
@@ -80,8 +80,8 @@ def lint(program: Program, module: ast.Module | None = None, source: Source | No
             continue
         found.extend(learner_on_right(equation, written, frozenset(program.refinements)))
         found.extend(unused_draws(equation, written))
-    applied = {n for task in written.tasks.values() for n in names_in(task)}
-    found.extend(unused_learners(program, skip, applied))
+    found.extend(unused_learners(program, skip, lambda: {
+        n for task in written.tasks.values() for n in names_in(task)}))
     return found
 
 
@@ -202,16 +202,22 @@ def names_in(node: object) -> Iterator[str]:
 
 
 def unused_learners(program: Program, skip: Collection[str] = (),
-                    applied: Collection[str] = ()) -> Iterator[Diagnostic]:
+                    applied: Callable[[], Collection[str]] = frozenset) -> Iterator[Diagnostic]:
     """Each learner this file declares that no task uses; nothing for a file without tasks
     of its own (``skip`` names the imported ones): a file of declarations for others.
-    A learner a task applies but discards (``applied``) is ``discarded-learner``'s to
-    report, not this lint's."""
+    A learner a task applies but discards (the names ``applied()`` gives) is
+    ``discarded-learner``'s to report, not this lint's.  ``applied`` walks the syntax, so
+    it is asked only when some learner is unused by the diagrams."""
     if not any(name not in skip for name in program.tasks):
         return
-    used = used_learners(program) | set(applied)
-    for name, declaration in program.declarations.items():
-        if (declaration.kind is BoxKind.LEARNER and name not in used
-                and name not in program.refinements  # an interface over trained learners
-                and declaration.span.file == program.path):
+    used = used_learners(program)
+    unused = [(name, declaration) for name, declaration in program.declarations.items()
+              if declaration.kind is BoxKind.LEARNER and name not in used
+              and name not in program.refinements  # an interface over trained learners
+              and declaration.span.file == program.path]
+    if not unused:
+        return
+    discarded = set(applied())
+    for name, declaration in unused:
+        if name not in discarded:
             yield Diagnostic.of("unused-learner", declaration.span, "warning", name=name)
