@@ -35,12 +35,23 @@ caller, ``apply[name]`` and ``params[name]``: the module lists them in
 ``LOADED`` with the run they are to be loaded from.  The run folder is not read
 here (the module holds no weights), but the ``load(...)`` call and the
 ``trains`` clauses are checked as ``lower`` checks them.
+
+Nothing from the file becomes code: every name, path, number and string it
+holds is written as a literal (``_literal``, ``repr`` with ``float("inf")`` for
+the numbers ``repr`` cannot spell), inside an escaped docstring (``_doc``) or
+an escaped comment (``_comment``), or as a variable only when it is a plain
+identifier (NFKC-stable, not a keyword, not one the module uses).  The module
+is parsed and compiled before it is returned, so a bug here is an error
+(``emitted-invalid``), never a broken file on disk.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import keyword
+import math
+import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +69,7 @@ from taskdsl.queries import (
     with_params,
 )
 
+from ..messages import show
 from . import builtins, divergences, errors, values
 from .interpret import (
     LOGITS,
@@ -74,6 +86,7 @@ from .interpret import (
     plan_equation,
 )
 from .lower import LoadCall, check_trains, find_objective, load_calls
+from .optimizers import optimizer_of, plan_of
 from .routing import route
 from .step import scheduled, train_step
 
@@ -95,7 +108,7 @@ def _functions() -> dict[str, Callable[..., Any]]:
     they call (a divergence's helpers, ``scheduled``'s state), found from their code."""
     roots = [*(b.fn for b in builtins.BUILTINS.values()), *divergences.FUNCTIONS.values(),
              *divergences.BY_KIND.values(), *values.SQUASH.values(), values.real,
-             values.categorical, route, train_step, scheduled]
+             values.categorical, route, train_step, scheduled, optimizer_of]
     found: dict[str, Any] = {}
     while roots:
         fn = roots.pop()
@@ -122,10 +135,12 @@ def emitted_functions(names: Collection[str]) -> list[str]:
     """``names`` and every emittable function they call, callees first (sorted otherwise,
     so the module is stable)."""
     ordered: list[str] = []
+    seen: set[str] = set()
 
     def visit(name: str) -> None:
-        if name in ordered:
+        if name in seen:  # done, or being visited (functions that call each other)
             return
+        seen.add(name)
         code = getattr(FUNCTIONS[name], "__code__", None)
         callees = () if code is None else (n for n in _globals_read(code) if n in FUNCTIONS)
         for callee in sorted(callees):
@@ -157,8 +172,7 @@ class _Task:
         wire, role = slot
         name = self.plan.equation.lhs.wires.get(wire) or self.plan.equation.rhs.wires.get(wire)
         name = name.name if name is not None else None
-        if (not name or not name.isidentifier() or keyword.iskeyword(name) or name == "_"
-                or name in RESERVED or name in self.taken or name.startswith("task_")):
+        if not _plain_identifier(name) or name in self.taken or name.startswith("task_"):
             name = f"w{wire}"
         if role == LOGITS:
             name = f"{name}_logits"
@@ -180,35 +194,35 @@ class _Task:
             case BatchSize():
                 return "batch_size"
             case Literal(value):
-                return repr(value)
+                return _literal(value)
             case ParamsOf(name):
-                return f"params[{name!r}]"
+                return f"params[{_literal(name)}]"
             case DrawOf(key):
-                return f"batch[{key!r}]"
+                return f"batch[{_literal(key)}]"
         raise TypeError(f"not a step argument: {arg!r}")
 
     def step(self, step: Step) -> None:
         args = ", ".join([*map(self.arg, step.args),
-                          *(f"{k}={v!r}" for k, v in step.kwargs)])
+                          *(f"{k}={_literal(v)}" for k, v in step.kwargs)])
         if step.fn is None:  # a draw: its raw arrays, the unused ones as `_`
             outs = [self.var(s) if s[0] in self.plan.plan.used else "_" for s in step.outputs]
-            self.emit(f"# data: {step.box.name}")
+            self.emit(f"# data: {_comment(step.box.name)}")
             self.emit(f"{_unpack(outs)} = {args}")
             return
         outs = [self.var(s) for s in step.outputs]
         if isinstance(step.fn, Apply):
-            self.emit(f"# {step.box.kind}: {step.box.name}")
-            self.emit(f"{_unpack(outs)} = apply[{step.fn.name!r}]({args})")
+            self.emit(f"# {step.box.kind}: {_comment(step.box.name)}")
+            self.emit(f"{_unpack(outs)} = apply[{_literal(step.fn.name)}]({args})")
             return
         if step.box.kind.value not in ("learner", "fixed", "data"):
-            self.emit(f"# {step.box.kind}: {step.box.name}")
+            self.emit(f"# {step.box.kind}: {_comment(step.box.name)}")
         self.calls.add(step.fn.__name__)
         self.emit(f"{outs[0]} = {step.fn.__name__}({args})")
 
     def source(self) -> str:
         plan, eq = self.plan, self.plan.equation
-        self.emit(f'"""{equation_formula(eq, Notation())}"""')
-        self.emit(f"params = route(params, {plan.trains!r})")
+        self.emit(_doc(equation_formula(eq, Notation())))
+        self.emit(f"params = route(params, {_literal(tuple(plan.trains))})")
         self.emit(f"key = jax.random.fold_in(key, {plan.index})")
         for step in plan.plan.steps:
             self.step(step)
@@ -226,13 +240,106 @@ class _Task:
         return "\n".join([signature, *self.lines])
 
 
+def _plain_identifier(name: str | None) -> bool:
+    """Whether a user's name can be a variable as it is: an identifier that Python does not
+    normalize into another (NFKC: ``ﬁ`` is ``fi``), no keyword, and no name the module uses."""
+    return (bool(name) and name.isidentifier() and unicodedata.normalize("NFKC", name) == name
+            and not keyword.iskeyword(name) and name not in ("_", "__debug__")
+            and name not in RESERVED)
+
+
 def _unpack(names: list[str]) -> str:
     """The target of a tuple assignment: ``(x,)`` for one name, ``x, y`` for several."""
     return f"({names[0]},)" if len(names) == 1 else ", ".join(names)
 
 
 def _function_name(metric: str) -> str:
-    return "task_" + "".join(c if c.isalnum() or c == "_" else "_" for c in metric)
+    """``task_<metric>`` with every character but ASCII letters, digits and ``_`` as ``_``
+    (so it is an identifier whatever the metric's name)."""
+    return "task_" + "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_"
+                             for c in metric)
+
+
+def _function_names(metrics: Sequence[str]) -> list[str]:
+    """Each metric's function name, suffixed ``_`` until it differs from the others'
+    (``a-b`` and ``a_b`` would both be ``task_a_b``)."""
+    taken: set[str] = set()
+    names = []
+    for metric in metrics:
+        name = _function_name(metric)
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _literal(value: object) -> str:
+    """Python source for a plain value read from a file: ``repr``, except that infinite and
+    NaN floats (whose ``repr`` is not an expression) become ``float("inf")`` and the like.
+    Anything but strings, numbers, booleans, ``None`` and tuples, lists and dicts of them is
+    refused, so no object's ``repr`` ends up in the module."""
+    if value is None or isinstance(value, bool | int | str):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else '-float("inf")'
+        return repr(value)
+    if isinstance(value, tuple):
+        items = [_literal(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    raise _invalid(f"cannot write a {type(value).__name__} as a literal")
+
+
+def _escaped(char: str) -> str:
+    """An unprintable character as a string literal's escape (``\\r``, ``\\x00``)."""
+    return repr(char)[1:-1]
+
+
+def _doc(text: str) -> str:
+    """``text`` as a triple-quoted string literal whose value is exactly ``text``: readable
+    as written, with backslashes, unprintable characters, and any quote that could close
+    the literal (one beside another, or the last) escaped."""
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\n")
+        elif char == '"' and (i + 1 == len(text) or text[i + 1] == '"'
+                              or (i > 0 and text[i - 1] == '"')):
+            out.append('\\"')
+        elif not char.isprintable():
+            out.append(_escaped(char))
+        else:
+            out.append(char)
+    return '"""' + "".join(out) + '"""'
+
+
+def _comment(text: str) -> str:
+    """``text`` for a ``#`` comment: on one line, its unprintable characters escaped."""
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _invalid(reason: str) -> errors.LowerError:
+    return errors.LowerError.of("emitted-invalid", reason=reason)
+
+
+def _checked(source: str) -> str:
+    """``source`` if it parses and compiles as a module; else the internal error saying
+    why (a bug in this writer: nothing is written)."""
+    try:
+        compile(ast.parse(source), "<compiled objective>", "exec")
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise _invalid(f"{exc.__class__.__name__} at line {line}: {exc}") from None
+    return source
 
 
 def loaded_learners(program: Program, target: Objective,
@@ -265,8 +372,14 @@ def _phases(program: Program, target: Objective, frozen: tuple[str, ...],
 
 def compile_objective(program: Program, objective: str | None = None,
                       impls: Mapping[str, object] | None = None,
-                      phases: Sequence[Collection[str]] | None = None) -> str:
+                      phases: Sequence[Collection[str]] | None = None,
+                      optimizer: object | None = None) -> str:
     """The source of a standalone module computing ``objective``'s loss and train step.
+
+    ``optimizer`` is the run's ``optimizer`` setting as resolved (``Settings.optimizer``:
+    schedules, ``clip``, ``each(...)``): the module then holds its plan as ``OPTIMIZER``
+    and builds it with ``optimizer_of`` (copied from ``optimizers.py``), which its
+    ``make_train_step`` uses when given ``optimizer=None``.
 
     ``impls`` override the file's ``impl`` lines, as in ``lower``; only the
     ``load(...)`` ones matter: those learners are frozen (see the module doc).
@@ -278,29 +391,36 @@ def compile_objective(program: Program, objective: str | None = None,
     frozen = frozen_boxes(program, target, impls)
     schedule = _phases(program, target, frozen, phases)
     names = metric_names(target)
+    functions = _function_names(names)
     tasks = [_Task(plan_equation(names[i], i, float(t.weight), t.equation,
                                  equation_trains(t.equation, frozen)),
-                   _function_name(names[i]))
+                   functions[i])
              for i, t in enumerate(target.terms)]
     bodies = [task.source() for task in tasks]
     used = {"train_step", *(("scheduled",) if schedule else ())}.union(*(t.calls for t in tasks))
+    if optimizer is not None:
+        used.add("optimizer_of")
     helpers = [inspect.getsource(FUNCTIONS[n]).strip() for n in emitted_functions(used)]
-    return "\n\n\n".join([
+    return _checked("\n\n\n".join([
         _header(program, target, loaded, frozen, schedule),
+        *([] if optimizer is None else [_optimizer(optimizer)]),
         *helpers,
         _check(),
         *bodies,
         _loss(target, names, tasks),
-        _train(bool(schedule)),
-    ]) + "\n"
+        _train(bool(schedule), optimizer is not None),
+    ]) + "\n")
 
 
 def write_module(program: Program, path: str | Path, objective: str | None = None,
                  impls: Mapping[str, object] | None = None,
-                 phases: Sequence[Collection[str]] | None = None) -> Path:
-    """Write ``compile_objective(program, objective, impls, phases)`` to ``path``."""
+                 phases: Sequence[Collection[str]] | None = None,
+                 optimizer: object | None = None) -> Path:
+    """Write ``compile_objective(program, objective, impls, phases, optimizer)`` to
+    ``path``: the module is made (and checked) in full before the file is opened."""
     path = Path(path)
-    path.write_text(compile_objective(program, objective, impls, phases), encoding="utf-8")
+    source = compile_objective(program, objective, impls, phases, optimizer)
+    path.write_text(source, encoding="utf-8")
     return path
 
 
@@ -319,9 +439,9 @@ trained parameters, in `apply` and `params` like any other learner, e.g. with
 taskdsl installed:
 
     from taskdsl.backends.jax.training.runs import load_run
-    run = load_run("{first.run}")
-    apply["{name}"] = lambda p, *xs: run.lowered.apply("{first.learner}", {{"{first.learner}": p}}, *xs)
-    params["{name}"] = run.params["{first.learner}"]
+    run = load_run({str(first.run)!r})
+    apply[{name!r}] = lambda p, *xs: run.lowered.apply({first.learner!r}, {{{first.learner!r}: p}}, *xs)
+    params[{name!r}] = run.params[{first.learner!r}]
 
 No task trains them: every task runs them on parameters behind
 stop_gradient (so gradient still flows through them into the trained
@@ -334,12 +454,12 @@ included: pass copies of arrays you keep using.
 def _header(program: Program, target: Objective, loaded: Mapping[str, LoadCall],
             frozen: tuple[str, ...], phases: tuple[tuple[str, ...], ...]) -> str:
     shown_requests = "".join(
-        f"    {r.key!r}: ({r.source!r}, {tuple(t.structural() for t in r.types)!r}),\n"
+        f"    {_literal(r.key)}: {_literal((r.source, tuple(t.structural() for t in r.types)))},\n"
         for r in data_requests(program, target))
     trained = trained_learners(target, frozen)
-    shown_loaded = "".join(f"    {n!r}: ({str(lr.run)!r}, {lr.learner!r}),\n"
+    shown_loaded = "".join(f"    {_literal(n)}: {_literal((str(lr.run), lr.learner))},\n"
                            for n, lr in loaded.items())
-    return f'''"""Objective `{target.name}`, compiled by taskdsl from {program.path}.
+    doc = f'''Objective `{target.name}`, compiled by taskdsl from {program.path}.
 
     {objective_formula(target, Notation())}
 
@@ -350,7 +470,8 @@ Class, Binary and Tokens outputs); for Flax NNX modules,
 `lambda state, *xs: nnx.merge(graphdef, state)(*xs)`.
 `params` maps learner names to their parameter pytrees.  `batch` maps each key
 of DATA_REQUESTS to the raw arrays of that draw (float images, integer labels).
-{_schedule_doc(phases)}{_frozen_doc(loaded)}"""
+{_schedule_doc(phases)}{_frozen_doc(loaded)}'''
+    return _doc(doc) + f'''
 
 from __future__ import annotations
 
@@ -361,11 +482,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-LEARNERS = {with_params(target)!r}  # every learner needs apply[name] and params[name]
-TRAINED = {trained!r}  # learners some equation trains; the others stay fixed
+LEARNERS = {_literal(tuple(with_params(target)))}  # every learner needs apply[name] and params[name]
+TRAINED = {_literal(tuple(trained))}  # learners some equation trains; the others stay fixed
 # the update schedule: step i updates the learners of PHASES[i % len(PHASES)] (and any
 # trained learner no phase names); () updates every trained learner at every step
-PHASES = {phases!r}
+PHASES = {_literal(phases)}
 # frozen learners: name -> (the run folder `load` names, the learner's name in that run)
 LOADED = {{
 {shown_loaded}}}
@@ -399,9 +520,9 @@ asks, and as taskdsl trains it.
 
 
 def _loss(target: Objective, names: tuple[str, ...], tasks: list[_Task]) -> str:
-    calls = "".join(f"        {n!r}: {t.function}(apply, params, batch, key, batch_size),\n"
+    calls = "".join(f"        {_literal(n)}: {t.function}(apply, params, batch, key, batch_size),\n"
                      for n, t in zip(names, tasks, strict=True))
-    total = "\n        + ".join(f"{float(term.weight)!r} * tasks[{n!r}]"
+    total = "\n        + ".join(f"{_literal(float(term.weight))} * tasks[{_literal(n)}]"
                                   for n, term in zip(names, target.terms, strict=True))
     return f'''def loss(apply, params, batch, key, batch_size):
     """The weighted total, and each task's own (unweighted) value."""
@@ -414,9 +535,20 @@ def _loss(target: Objective, names: tuple[str, ...], tasks: list[_Task]) -> str:
     return total, tasks'''
 
 
-def _train(schedule: bool) -> str:
+def _optimizer(spec: object) -> str:
+    """The ``OPTIMIZER`` line: the plan of the train block's optimizer (``optimizers.py``),
+    plain tuples and numbers, with the setting as written in a comment."""
+    return (f"# the train block's optimizer, as optimizer_of builds it:\n"
+            f"#   {_comment(show(spec))}\n"
+            f"OPTIMIZER = {_literal(plan_of(spec))}")
+
+
+def _train(schedule: bool, planned: bool = False) -> str:
     doc = ("\n    The optimizer runs under PHASES, the update schedule (see `scheduled`),\n"
            "    as taskdsl trains it.\n" if schedule else "")
+    if planned:
+        doc += ("\n    optimizer=None is the train block's, optimizer_of(OPTIMIZER) (its\n"
+                "    schedules, clipping and per-learner optimizers), as taskdsl trains it.\n")
     optimizer = "scheduled(optimizer, PHASES)" if schedule else "optimizer"
     return f'''def make_train_step(apply, optimizer, batch_size, donate=True):
     """(init_opt_state, step); step(params, opt_state, batch, key) is one jax.jit.
@@ -427,5 +559,8 @@ def _train(schedule: bool) -> str:
 
     def objective(params, batch, key):
         return loss(apply, params, batch, key, batch_size)
-
+{"""
+    if optimizer is None:
+        optimizer = optimizer_of(OPTIMIZER)
+""" if planned else ""}
     return train_step(objective, LEARNERS, TRAINED, {optimizer}, donate=donate)'''

@@ -5,6 +5,11 @@ module class, imported and checked against the learner's type by tracing it
 once with ``jax.eval_shape`` (no FLOPs), so a mismatch is reported at build
 time with the net's name rather than as a shape error deep inside a train step.
 
+A dotted name is imported only where ``trust`` allows it (taskdsl's own modules,
+installed ``taskdsl.nets`` entry points, modules the user allowed), and never
+from the current folder by accident; ``nets.NAME`` that is not builtin is looked
+up among the entry points.  Else the problem is ``net-import-not-allowed``.
+
 ``problems`` finds the same mistakes without building anything and returns them
 all (``taskdsl check`` locates each at its ``impl`` line); ``build`` raises the
 first, so the two cannot disagree.
@@ -12,7 +17,6 @@ first, so the two cannot disagree.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import typing
 from collections.abc import Mapping, Sequence
@@ -23,6 +27,7 @@ from flax import nnx
 
 from taskdsl.types import WireType
 
+from .. import trust
 from ..messages import Problem, show
 from . import errors
 from .base import Net
@@ -98,8 +103,14 @@ def _resolve(name: str, inputs: tuple[WireType, ...], outputs: tuple[WireType, .
         if not cls.accepts(inputs, outputs):
             found.append(errors.bad_signature(short, cls.expects, inputs, outputs))
         return cls, found
-    if "." not in short:
-        return None, [errors.unknown_net(short, NETS)]
+    declared = trust.net_entry_points()
+    if "." not in short and short in declared:
+        short = declared[short].replace(":", ".").replace(" ", "")
+    elif "." not in short:
+        return None, [errors.unknown_net(short, [*NETS, *declared])]
+    refusal = trust.current().refusal(short)
+    if refusal is not None:
+        return None, [refusal]
     try:
         user = _load(short)
     except errors.NetError as error:
@@ -112,7 +123,7 @@ def _resolve(name: str, inputs: tuple[WireType, ...], outputs: tuple[WireType, .
 def _load(path: str) -> type[nnx.Module]:
     module_name, _, attr = path.rpartition(".")
     try:
-        module = importlib.import_module(module_name)
+        module = trust.guarded_import(module_name)
     except Exception as e:  # ImportError, or anything the user's module raises on import
         raise errors.NetError(errors.user_import(
             path, f"cannot import module `{module_name}` ({type(e).__name__}: {e})")) from e

@@ -18,6 +18,14 @@ In inference mode ``drop`` is the identity, so a call is deterministic, while
 run's ``seed`` folded with a per-run call counter, so two calls get different
 noise and a whole evaluation is reproducible from its seed (or pass ``key=``).
 
+What ``config.json`` names is read only from inside the run folder
+(``files.inside``): a run that recorded no source but names a ``file`` that is
+absolute, or leads out of the folder by ``..`` or a symbolic link, is refused
+(``run-file-outside``); otherwise ``file`` only labels the recorded source.
+A run whose nets name modules the trust policy refuses (``trust``: the ``impl``
+lines of its source and settings, and the ``imports`` its config.json records)
+is refused before anything is imported (``net-import-not-allowed``).
+
 Loaded models: :func:`lower_loading` lowers a program whose ``impl`` lines
 ``load(...)`` trained runs, by loading those runs here and handing their
 learners to ``lower`` (the lowering itself reads no runs): :func:`load_learners`.
@@ -41,7 +49,7 @@ from taskdsl.ir import BoxKind, Call, Program
 from taskdsl.loader import check_text
 from taskdsl.types import Signature
 
-from .. import data
+from .. import data, trust
 from ..evaluation import errors
 from ..evaluation.errors import EvalError
 from ..lowering import errors as lowering_errors
@@ -58,10 +66,11 @@ from ..lowering.lower import (
 )
 from ..lowering.step import scheduled
 from ..lowering.values import SQUASH, Value
-from ..nets import NetError
+from ..nets import NETS, NetError
 from .checkpoint import FOLDER, Checkpoints
 from .errors import TrainError
 from .feed import _field_names
+from .files import inside
 from .settings import Settings, from_json, resolve
 
 CONFIG = "config.json"
@@ -224,10 +233,10 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     try:
         config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
         source, path = config.get("source"), config["file"]
-        if source is None:
-            source = Path(path).read_text(encoding="utf-8")
+        if source is None:  # a run from before the source was recorded: read it, if inside
+            source = inside(directory, path, EvalError).read_text(encoding="utf-8")
         objective, overrides = config["objective"], config.get("overrides", [])
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:  # not a dict
         raise errors.not_a_run(directory, f"{CONFIG}: {error}") from None
     checked = check_text(source, path)
     if not checked.ok:
@@ -237,6 +246,11 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     # resolved again from its `--set` texts.
     settings = (from_json(checked.program, objective, recorded) if isinstance(recorded, dict)
                 else resolve(checked.program, objective, overrides))
+    recorded_imports = config.get("imports")
+    named = trust.imports({**checked.program.impls, **settings.impls}, NETS)
+    for refusal in trust.refusals([*named, *(recorded_imports
+                                            if isinstance(recorded_imports, list) else [])]):
+        raise EvalError(refusal)  # before anything is imported: as `taskdsl check` says it
     lowered = lower_loading(checked.program, objective, impls=settings.impls)
     if not (directory / FOLDER).is_dir():
         raise errors.no_checkpoint(directory)
@@ -244,9 +258,10 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     init_opt_state, _ = make_train_step(lowered, run_optimizer(settings))
     opt_state = jax.eval_shape(init_opt_state, params)
     with Checkpoints(directory, settings.keep) as checkpoints:
-        step = checkpoints.latest_step()
-        if step is None:
+        # The newest checkpoint that verifies: a corrupt newer one is skipped, with a note.
+        restored = checkpoints.restore_latest(params, opt_state)
+        if restored is None:
             raise errors.no_checkpoint(directory)
-        params, _, _ = checkpoints.restore(step, params, opt_state)
+        params, step = restored.params, restored.step
     return Run(directory, config, checked.program, settings, lowered, params, step, seed)
 

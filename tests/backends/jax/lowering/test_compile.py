@@ -78,8 +78,18 @@ task edit:
     _, y <- pairs
     n <- noise
     cls(dec(n)) = y             trains dec
+task reduce:
+    x, _ <- pairs
+    n <- noise
+    let d = dec(n)
+    let h = two(concat(x, x))
+    concat(concat(sum(d), mean(d)), norm(h)) = concat(concat(dot(x, stop(d)), cosine(x, d)), mean(x))
+task classes:
+    x, y <- pairs
+    cls(x) = softmax(add(one_hot(y), one_hot(argmax(one_hot(cls(x))))))
 
-objective everything = vae + 2 * arith + robust + 0.5 * agree + tagged + bits_first + firsts + multi
+objective more = reduce + classes
+objective everything = vae + 2 * arith + robust + 0.5 * agree + tagged + bits_first + firsts + multi + more
 objective routed = classify + edit
 """
 
