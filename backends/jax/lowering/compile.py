@@ -328,7 +328,7 @@ def _comment(text: str) -> str:
 
 
 def _invalid(reason: str) -> errors.LowerError:
-    return errors.LowerError.of("emitted-invalid", reason=reason)
+    return errors.emitted_invalid(reason)
 
 
 def _checked(source: str) -> str:

@@ -141,3 +141,7 @@ def schedule_not_given(objective: str) -> LowerError:
 
 def emitted_name_clash(name: str) -> LowerError:
     return _error("emitted-name-clash", name=name)
+
+
+def emitted_invalid(reason: str) -> LowerError:
+    return _error("emitted-invalid", reason=reason)

@@ -75,6 +75,28 @@ def checkpoint_mismatch(directory: Path, step: int, reason: str) -> TrainError:
     return TrainError.of("checkpoint-mismatch", directory=directory, step=step, reason=reason)
 
 
+def run_dir_busy(out: Path, pid: int | None) -> TrainError:
+    holder = phrase("run-dir-holder", pid=pid) if pid is not None else ""
+    return TrainError.of("run-dir-busy", out=out, holder=holder)
+
+
+def checkpoint_corrupt(folder: Path, step: int, reason: str) -> TrainError:
+    return TrainError.of("checkpoint-corrupt", folder=folder, step=step, reason=reason)
+
+
+def no_checkpoint_verifies(directory: Path, steps: Sequence[int]) -> TrainError:
+    return TrainError.of("checkpoint-none-verifies", directory=directory,
+                         steps=", ".join(map(str, steps)))
+
+
+def metrics_corrupt(path: Path, line: int, reason: str) -> TrainError:
+    return TrainError.of("metrics-corrupt", path=path, line=line, reason=reason)
+
+
+def resume_config_corrupt(path: Path, reason: str) -> TrainError:
+    return TrainError.of("resume-config-corrupt", path=path, reason=reason)
+
+
 # -- sharding ------------------------------------------------------------------
 
 
@@ -131,3 +153,20 @@ def aborted() -> str:
 def finished(steps: int, loss: float | None, out: Path, seconds: float) -> str:
     shown = phrase("no-loss") if loss is None else f"{loss:.4g}"
     return note("train-finished", steps=steps, loss=shown, out=out, seconds=seconds)
+
+
+class RunFileError(BackendError):
+    """A run folder's file that cannot be written or named safely (``training/files.py``)."""
+
+    default_code = "run-file-symlink"
+
+
+def run_file_symlink(path: Path) -> RunFileError:
+    return RunFileError.of("run-file-symlink", path=path)
+
+
+def run_file_outside(path: Path, file: str, why: str,
+                     kind: type[BackendError] = RunFileError) -> BackendError:
+    """``file``, named by the run's config.json, leads out of the run ``path``; ``why``
+    says how, in words (``phrase("file-escapes")``...)."""
+    return kind.of("run-file-outside", path=path, file=file, why=why)

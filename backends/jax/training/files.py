@@ -21,14 +21,10 @@ from pathlib import Path, PurePath
 
 from ..errors import BackendError
 from ..messages import phrase
+from .errors import RunFileError as RunFileError
+from .errors import run_file_outside, run_file_symlink
 
 __all__ = ["append_text", "inside", "write_text"]
-
-
-class RunFileError(BackendError):
-    """A run folder's file that cannot be written or named safely."""
-
-    default_code = "run-file-symlink"
 
 
 def _refuse_link(path: Path) -> None:
@@ -38,7 +34,7 @@ def _refuse_link(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISLNK(mode):
-        raise RunFileError.of("run-file-symlink", path=path)
+        raise run_file_symlink(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -70,7 +66,7 @@ def append_text(path: str | Path, text: str) -> Path:
         fd = os.open(path, flags, 0o644)
     except OSError as error:
         if Path(path).is_symlink():
-            raise RunFileError.of("run-file-symlink", path=path) from None
+            raise run_file_symlink(path) from None
         raise error
     with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(text)
@@ -93,5 +89,5 @@ def inside(directory: str | Path, name: str, error: type[BackendError] = Backend
         if real != home and not real.is_relative_to(home):
             why = "file-symlink"
     if why is not None:
-        raise error.of("run-file-outside", path=directory, file=name, why=phrase(why))
+        raise run_file_outside(directory, name, phrase(why), error)
     return path

@@ -108,6 +108,8 @@ ROWS = [
     # ---------------------------------------------------------------- impl lines
     ("nets.cnn(width = 8)", "nets.cnm(width = 8)", (), "net-unknown", "nets.cnm",
      "did you mean `nets.cnn`?"),
+    ("nets.cnn(width = 8)", "untrusted_nets.models.Net()", (), "net-import-not-allowed",
+     "untrusted_nets", "--allow-import untrusted_nets"),
     ("nets.cnn(width = 8)", "nets.cnn(widht = 8)", (), "net-option", "nets.cnn(widht",
      "did you mean `width`?"),
     ("nets.cnn(width = 8)", 'nets.cnn(width = "8")', (), "net-option-value", "nets.cnn(", None),
