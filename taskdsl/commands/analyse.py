@@ -1,4 +1,5 @@
-"""``taskdsl analyse FILE [--objective O]``: redundant, adversarial and idle tasks and learners.
+"""``taskdsl analyse FILE [--objective O]``: redundant, adversarial and idle tasks and learners,
+and what each refinement turns each task into.
 
 Exit 0 after the report (an adversarial pair is a finding, not an error), 2 on
 a usage error.  See docs/reasoning.md.

@@ -2,8 +2,9 @@
 
 Per objective: tasks implied by the others (redundant), sets of tasks that
 cannot hold together (two different constants made equal: the GAN's
-``fake``/``fool`` game), learners no task mentions, and tasks that train no
-learner.  Everything is decided by the e-graph within a small budget, so a
+``fake``/``fool`` game), learners no task mentions, tasks that train no
+learner, and what each refinement turns each task into (and what that becomes
+given the objective's other tasks).  Everything is decided by the e-graph within a small budget, so a
 report is sound but may miss facts that need longer proofs.
 """
 
@@ -16,11 +17,16 @@ from taskdsl.ir import BoxKind, Objective, Program
 from taskdsl.queries import equation_trains, frozen_boxes
 from taskdsl.reasoning import messages
 from taskdsl.reasoning.egraph import Budget, Saturation
-from taskdsl.reasoning.terms import App, Term, Var, type_key, type_names, variables
+from taskdsl.reasoning.simplify import closest, equation_text, fired, simplify_equation
+from taskdsl.reasoning.terms import App, Term, Var, size, type_key, type_names, variables
 from taskdsl.reasoning.theory import Theory, build
 
 BUDGET = Budget(iterations=4, seconds=0.15)
 PRIME = "′"
+SEED = 40
+"""Rule instances seeded per refined task (the tasks' own come first, then the laws'):
+enough for an autoencoder's ``dec(enc(x))`` beside ``x``, few enough for ``analyse`` to
+stay well under 2 s."""
 
 
 @dataclass
@@ -32,6 +38,21 @@ class Report:
     adversarial: list[tuple[list[str], str]] = field(default_factory=list)
     unconstrained: list[str] = field(default_factory=list)
     untrained: list[str] = field(default_factory=list)
+    refined: list[Becomes] = field(default_factory=list)
+
+
+@dataclass
+class Becomes:
+    """What refinement turns one task into: as written (refined boxes folded back), as
+    trained (the refinements inlined, laws applied), and the closest two forms the
+    other tasks of the objective rewrite that to, with the tasks and laws used."""
+
+    task: str
+    refinements: list[str]
+    written: tuple[Term, Term]
+    trained: tuple[Term, Term]
+    given: tuple[Term, Term] | None = None
+    using: list[str] = field(default_factory=list)
 
 
 def _one_valued(program: Program) -> set[str]:
@@ -87,6 +108,31 @@ def _follows(theory: Theory, name: str, others: list[str]) -> bool:
     return graph.saturate(BUDGET, [(r.lhs, r.rhs) for r in theory.tasks[name]])
 
 
+def _becomes(program: Program, theory: Theory, name: str, others: list[str]) -> list[Becomes]:
+    """What the refinements turn task ``name`` into, alone and given ``others``."""
+    eq = program.tasks[name]
+    found = simplify_equation(program, eq, name)
+    if not found or not found[0].refinements:
+        return []
+    # The refinements are inlined already; read backward they would only fold them up.
+    rules = [r for r in theory.rules(others) if r.origin != "refinement"]
+    out = []
+    for s in found:
+        lhs, rhs = s.after
+        b = Becomes(s.name, s.refinements, s.unrefined or s.before, s.after)
+        if others:
+            graph = Saturation(theory.reader.symbols, rules)
+            graph.seed([lhs, rhs], limit=SEED)
+            graph.saturate(BUDGET, [(lhs, rhs)])
+            pair = closest(graph.forms(lhs), graph.forms(rhs), max(size(lhs), size(rhs)))
+            if pair != (lhs, rhs):
+                b.given = pair
+                used = [*(fired(lhs, pair[0], rules) or []), *(fired(rhs, pair[1], rules) or [])]
+                b.using = list(dict.fromkeys(used)) or others
+        out.append(b)
+    return out
+
+
 def analyse(program: Program, objective: Objective) -> Report:
     names = list(dict.fromkeys(t.equation.name for t in objective.terms))
     theory = build(program, names)
@@ -105,6 +151,10 @@ def analyse(program: Program, objective: Objective) -> Report:
         others = [n for n in pointwise if n != name and n not in in_game]
         if name not in in_game and others and _follows(theory, name, others):
             report.redundant.append((name, others))
+    for name in names:
+        if name in theory.tasks or name in theory.distributional:
+            others = [n for n in pointwise if n != name and n not in in_game]
+            report.refined.extend(_becomes(program, theory, name, others))
     declared = [n for n, d in program.declarations.items() if d.kind is BoxKind.LEARNER]
     mentioned = set(objective.learners()) | set(program.refinements)
     report.unconstrained = [n for n in declared if n not in mentioned]
@@ -126,6 +176,13 @@ def render(report: Report) -> str:
         lines.append(messages.ANALYSE_UNCONSTRAINED.format(names=", ".join(report.unconstrained)))
     if report.untrained:
         lines.append(messages.ANALYSE_UNTRAINED.format(names=", ".join(report.untrained)))
+    for b in report.refined:
+        lines.append(messages.ANALYSE_REFINED.format(
+            name=b.task, refinements=", ".join(b.refinements), written=equation_text(b.written),
+            trained=equation_text(b.trained)))
+        if b.given is not None:
+            lines.append(messages.ANALYSE_GIVEN.format(names=", ".join(b.using),
+                                                       becomes=equation_text(b.given)))
     if len(lines) == 1:
         lines.append(messages.ANALYSE_NOTHING)
     return "\n".join(lines)

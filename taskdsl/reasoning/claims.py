@@ -20,7 +20,7 @@ from taskdsl.loader import Result
 from taskdsl.reasoning import messages
 from taskdsl.reasoning.egraph import Budget
 from taskdsl.reasoning.goals import Goal
-from taskdsl.reasoning.proving import MAX_MODEL_SIZE, Outcome, Verdict, countermodel, prove
+from taskdsl.reasoning.proving import MAX_MODEL_SIZE, Outcome, Verdict, countermodel, prove, reached
 from taskdsl.reasoning.terms import distributional
 
 DEFAULT_SECONDS = 2.0
@@ -70,6 +70,9 @@ def _undecided(outcome: Outcome, claim: Claim, seconds: float) -> tuple[str, str
     why = messages.CLAIM_BUDGET.format(goal=claim.text, names=_names(outcome),
                                        iterations=outcome.iterations, seconds=f"{seconds:g}",
                                        max_size=MAX_MODEL_SIZE)
+    got = reached(outcome)
+    if got:
+        why += messages.CLAIM_REACHED.format(reached="\n".join(line.strip() for line in got))
     command = f"taskdsl prove FILE '{claim.text}'"
     if claim.using:
         command += f" --using {','.join(claim.using)}"

@@ -20,7 +20,7 @@ from egglog import bindings
 
 from taskdsl.reasoning.laws import SCALE, base_name
 from taskdsl.reasoning.rewrite import in_domain, instantiate, usable
-from taskdsl.reasoning.terms import Domain, Rule, Symbol, Term, Var, subterms, type_of, variables
+from taskdsl.reasoning.terms import App, Domain, Rule, Symbol, Term, Var, size, subterms, type_of, variables
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,15 @@ class Saturation:
     ground: dict[Term, str] = field(default_factory=dict)
     iterations: int = 0
     saturated: bool = False
+    constants: dict[str, Var] = field(default_factory=dict)  # egglog's constant -> the variable
+    labels: dict[Term, str] = field(default_factory=dict)  # a projection's printed name
 
     def __post_init__(self) -> None:
+        # Equal-width names: egglog 13.2 was seen to confuse a constructor with another whose
+        # name it prefixes (`F1` with `F12`) once rewrites mention both.
+        width = len(str(max(len(self.symbols) - 1, 0)))
         for i, name in enumerate(sorted(self.symbols)):
-            self.names[name] = f"F{i}"
+            self.names[name] = f"F{i:0{width}d}"
         ctors = ["(V String)"]
         for name, s in sorted(self.symbols.items()):
             params = " f64" if base_name(name) == SCALE else ""
@@ -71,7 +76,13 @@ class Saturation:
     def _expr(self, t: Term, pattern: bool) -> str:
         if isinstance(t, Var):
             # A constant is its name and domain: two tasks may draw `x` from different sources.
-            return f"v_{_ident(t.name)}" if pattern else f'(V "{_escape(f"{t.name}@{t.domain}")}")'
+            if pattern:
+                return f"v_{_ident(t.name)}"
+            key = f"{t.name}@{t.domain}"
+            self.constants.setdefault(key, t)
+            return f'(V "{_escape(key)}")'
+        if not pattern and t.label is not None:
+            self.labels.setdefault(t, t.label)
         params = "".join(f" {float(p)!r}" for p in t.params)
         args = "".join(" " + self._expr(a, pattern) for a in t.args)
         return f"({self.names[t.symbol]}{params}{args})"
@@ -120,6 +131,29 @@ class Saturation:
                 self.add(instantiate(rule.lhs, env))
                 self.add(instantiate(rule.rhs, env))
                 added += 1
+
+    def forms(self, t: Term, limit: int = 16) -> list[Term]:
+        """Terms the e-graph knows equal to ``t``: the cheapest through each e-node of its
+        class (up to ``limit``), smallest first.  Extraction is egglog's; this only reads
+        its terms back (one piece of rewriting: the e-graph's)."""
+        name = self.add(t)
+        (out,) = self._run(f"(extract {name} {limit})")
+        symbols = {v: k for k, v in self.names.items()}
+        dag = out.termdag
+
+        def read(node: int) -> Term:
+            app = dag.get(node)
+            if app.name == "V":
+                return self.constants[dag.get(app.args[0]).value.value]
+            symbol = symbols[app.name]
+            args = [dag.get(a) for a in app.args]
+            params = tuple(float(a.value.value) for a in args if not hasattr(a, "name"))
+            rest = tuple(read(n) for n, a in zip(app.args, args, strict=True) if hasattr(a, "name"))
+            built = App(symbol, rest, params)
+            return App(symbol, rest, params, self.labels.get(built))
+
+        found = list(dict.fromkeys([t, *(read(n) for n in out.terms)]))
+        return sorted(found, key=size)
 
     def equal(self, a: Term, b: Term) -> bool:
         x, y = self.add(a), self.add(b)

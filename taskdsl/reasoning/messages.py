@@ -56,3 +56,18 @@ CLAIM_BUDGET = ("`{goal}` was neither proved from {names} within {iterations} e-
                 "to {max_size} values")
 CLAIM_BUDGET_HELP = ("give it more time with `taskdsl check --claim-seconds {more}`, or see what "
                      "is tried with `{command} --seconds {more}`")
+SIMPLIFY_HEADING = ("Tasks simplified (refinements inlined, each side rewritten by the builtins' "
+                    "laws, never by the file's tasks):")
+SIMPLIFY_TASK = "  {name}: {before}"
+SIMPLIFY_AFTER = "     ⇒ {after}    by {laws}"
+SIMPLIFY_SAME = "     (no law applies)"
+SIMPLIFY_REFINED = "     refines {names}: written {written}"
+SIMPLIFY_PATTERN = "Pattern {name}:"
+SIMPLIFY_UNEXPLAINED = "the laws (the e-graph's; no derivation replayed within the search bounds)"
+ANALYSE_REFINED = ("  refined: {name} (refining {refinements}), written {written}, "
+                   "is trained as {trained}")
+ANALYSE_GIVEN = "    given {names}, it becomes {becomes}"
+CLOSEST = "  closest forms reached: {lhs} = {rhs}"
+CLOSEST_NOTHING = "  (the two sides share nothing: no term, not even a variable, is common to both)"
+CLOSEST_INSIDE = "  (they differ already at the outermost box; they share only inner parts)"
+CLAIM_REACHED = "; the closest it got:\n{reached}"

@@ -18,7 +18,8 @@ from taskdsl.reasoning.goals import Goal
 from taskdsl.reasoning.laws import SCALE
 from taskdsl.reasoning.models import ROWS, Model, evaluate, find, holds
 from taskdsl.reasoning.rewrite import Step, at, derive
-from taskdsl.reasoning.terms import Rule, Symbol, distributional, number, show, type_names
+from taskdsl.reasoning.simplify import closest, disjoint, shared
+from taskdsl.reasoning.terms import Rule, Symbol, Term, distributional, number, show, size, type_names
 from taskdsl.reasoning.theory import build, equation_rules
 
 MAX_MODEL_SIZE = 3
@@ -45,6 +46,7 @@ class Outcome:
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     symbols: dict[str, Symbol] = field(default_factory=dict)
     type_names: dict[str, str] = field(default_factory=dict)  # type key -> the file's alias
+    closest: list[tuple[Term, Term]] = field(default_factory=list)  # where an undecided goal got
 
 
 def prove(program: Program, goal: Goal, using: list[str] | None = None,
@@ -65,6 +67,11 @@ def prove(program: Program, goal: Goal, using: list[str] | None = None,
     graph.seed([t for pair in pairs for t in pair])
     proved = graph.saturate(budget, pairs)
     out.iterations = graph.iterations
+    if not proved:
+        # The furthest point reached: per goal equation not yet met, the forms of its two
+        # sides (no larger than the larger side) that share the most structure.
+        out.closest = [closest(graph.forms(a), graph.forms(b), max(size(a), size(b)))
+                       for a, b in pairs if not graph.equal(a, b)]
     if proved:
         out.verdict = Verdict.PROVED
         for r in goal_rules:
@@ -104,9 +111,23 @@ def render(outcome: Outcome, goal: Goal) -> str:
     else:
         lines.append(messages.UNDECIDED.format(goal=goal.text, iterations=outcome.iterations,
                                                max_size=MAX_MODEL_SIZE))
+        lines.extend(reached(outcome))
     if outcome.ignored:
         lines.append(messages.IGNORED.format(names=", ".join(outcome.ignored)))
     return "\n".join(lines)
+
+
+def reached(outcome: Outcome) -> list[str]:
+    """Where an undecided goal got to: its sides' closest forms, and whether they share
+    anything at all."""
+    lines = []
+    for lhs, rhs in outcome.closest:
+        lines.append(messages.CLOSEST.format(lhs=show(lhs), rhs=show(rhs)))
+        if disjoint(lhs, rhs):
+            lines.append(messages.CLOSEST_NOTHING)
+        elif shared(lhs, rhs) == 0:
+            lines.append(messages.CLOSEST_INSIDE)
+    return lines
 
 
 def _derivation(rule: Rule, steps: list[Step] | None) -> list[str]:
