@@ -88,7 +88,8 @@ class Problem:
 
 USAGE_CODES = frozenset({"set-syntax", "set-no-equals", "set-target", "setting-unknown",
                          "setting-value", "schedule-form", "schedule-learner",
-                         "schedule-frozen"})
+                         "schedule-frozen", "optimizer-schedule", "optimizer-learner",
+                         "optimizer-each", "weight-task", "weight-value"})
 """Codes that, located in a ``--set``, are the command line's mistake (exit code 2)."""
 
 ENVIRONMENT_CODES = frozenset({"data-missing-file", "load-missing"})
@@ -251,6 +252,34 @@ TEMPLATES: dict[str, Template] = {
         "option `{option}` of optimizer `{name}`{where} must be a number, got {found}",
         expected="a number", found="{found}",
     ),
+    "optimizer-schedule": Template(
+        "learning rate `{value}` of optimizer `{name}`{where} {problem}",
+        expected="a number, or `constant(LR, warmup = W)`, `cosine(LR, warmup = W, end = E)` "
+                 "or `exponential(LR, warmup = W, rate = R)` (`steps = S` too: the run's "
+                 "`steps` unless given)",
+        found="{value}", help="{help}",
+    ),
+    "optimizer-learner": Template(
+        "`{value}`{where} gives `{name}` its own optimizer, but no equation of `{objective}` "
+        "trains `{name}`",
+        expected="one of: {trained}", found="{name}", help="{suggestion}",
+    ),
+    "optimizer-each": Template(
+        "`{value}`{where} {problem}",
+        expected="`each(DEFAULT, LEARNER: OPTIMIZER, ...)`, e.g. "
+                 "`each(adam(1e-3), disc: sgd(lr = 0.1))`",
+        found="{value}",
+        help="give at most one optimizer without a name (for the learners not named), and "
+             "one optimizer per learner name",
+    ),
+    "weight-task": Template(
+        "`{key}`{where} sets the weight of `{name}`, which is not a task of `{objective}`",
+        expected="one of: {known}", found="{name}", help="{suggestion}",
+    ),
+    "weight-value": Template(
+        "the weight of task `{name}`{where} must be a number >= 0, not {found}",
+        expected="a number >= 0", found="{found}",
+    ),
     "schedule-form": Template(
         "`schedule {value}`{where} {problem}",
         expected="`simultaneous`, `alternate(LEARNER: STEPS, ...)` or "
@@ -375,6 +404,20 @@ ERRORS: dict[str, Template] = {
     "checkpoint-mismatch": Template(
         "the checkpoint at step {step} in {directory} does not fit this program's learners "
         "(was the .task file or an `impl` changed since?): {reason}"),
+    "run-dir-busy": Template(
+        "{out} is in use by another training run{holder}; nothing there was changed. Wait "
+        "for it to end (or stop it), or choose another folder with `--out`", exit_code=USAGE),
+    "checkpoint-corrupt": Template(
+        "the checkpoint at step {step} ({folder}) is corrupt: {reason}; it is not used"),
+    "checkpoint-none-verifies": Template(
+        "no checkpoint in {directory} verifies (corrupt: steps {steps}); the run cannot be "
+        "restored from it: copy the run back from a backup, or train it again"),
+    "metrics-corrupt": Template(
+        "{path} line {line} is not a metrics record ({reason}); only a torn last line is "
+        "dropped on `--resume`: repair or remove that line, then resume again"),
+    "resume-config-corrupt": Template(
+        "--resume: {path} cannot be read ({reason}), so the run cannot be resumed: restore "
+        "config.json from a backup, or start a new run in another folder"),
     "batch-not-divisible": Template(
         "batch {batch} cannot be split evenly over {over}; "
         "use a multiple of {devices}, e.g. `--set batch={suggestion}`", exit_code=USAGE),
@@ -468,6 +511,14 @@ NOTES: dict[str, str] = {
     "train-interrupted":
         "interrupted at step {step}; a checkpoint was saved. Resume with:\n  {command}",
     "train-aborted": "interrupted; only the checkpoints saved before now (if any) are kept",
+    "checkpoint-fallback":
+        "note: using the checkpoint at step {step} in {directory}, the newest that verifies "
+        "(steps {skipped} do not)",
+    "checkpoint-removed":
+        "note: removed the corrupt checkpoint at step {step}; the run goes on from step {used}",
+    "metrics-torn-line":
+        "note: the last line of {path} was cut off (the run was killed while logging it) and "
+        "is dropped",
     "train-finished":
         "trained {steps} steps in {seconds:.1f}s, final loss {loss}; run saved in {out}",
     "eval-adversarial":
@@ -525,6 +576,15 @@ PHRASES: dict[str, str] = {
     "diverged-parameters": "the parameters are not finite after the update",
     "diverged-kept": "The last good checkpoint (step {step}) is kept",
     "diverged-nothing-kept": "No checkpoint had been saved yet",
+    "run-dir-holder": " (process {pid})",
+    "checksums-unreadable": "its {file} cannot be read",
+    "checkpoint-file-missing": "file {file} is missing",
+    "checkpoint-file-changed": "file {file} does not match its checksum",
+    "checkpoint-file-unreadable": "file {file} cannot be read ({reason})",
+    "checkpoint-file-extra": "file {file} was not part of it when it was saved",
+    "metrics-not-json": "not JSON: {reason}",
+    "metrics-no-step": "not a JSON object with a whole-number `step`",
+    "config-not-object": "it is not a JSON object",
     "no-loss": "n/a",
     "wires": "wires",
     "side-wires": "{side} wires",

@@ -75,7 +75,8 @@ from ..nets import NETS, NetError, build
 from . import errors
 from .errors import LowerError
 from .interpret import Context, EquationPlan, Mode, equation_value, plan_equation
-from .step import train_step
+from .optimizers import OPTIMIZERS, optimizer_from_spec  # re-exported: moved there
+from .step import PerLearner, train_step
 
 __all__ = [
     "DEFAULT_NETS",
@@ -405,7 +406,7 @@ def _batch_size(batch: Batch) -> int:
     return int(leaves[0].shape[0])
 
 
-def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation, *,
+def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation | PerLearner, *,
                     donate: bool = True, batch_size: int | None = None
                     ) -> tuple[Callable[[Params], optax.OptState], Callable]:
     """``(init_opt_state, step)`` where ``step(params, opt_state, batch, key)`` is one ``jax.jit``.
@@ -423,39 +424,3 @@ def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation, *
         return lowered.loss(params, batch, key, size)
 
     return train_step(loss, lowered.learner_names, lowered.trained, optimizer, donate=donate)
-
-
-# The optimizers a `train` block may name: constructor, default learning rate, options.
-OptimizerEntry = tuple[Callable[..., optax.GradientTransformation], float, tuple[str, ...]]
-OPTIMIZERS: dict[str, OptimizerEntry] = {
-    "adam": (optax.adam, 1e-3, ("lr", "b1", "b2", "eps")),
-    "adamw": (optax.adamw, 1e-3, ("lr", "b1", "b2", "eps", "weight_decay")),
-    "sgd": (optax.sgd, 1e-2, ("lr", "momentum", "nesterov")),
-}
-
-
-def optimizer_from_spec(spec: Call | Name | str) -> optax.GradientTransformation:
-    """The optax optimizer a ``train`` block names: ``adam(lr = 1e-3)``, ``adamw``, ``sgd``.
-
-    ``lr`` is the learning rate (also accepted as the one positional argument);
-    other options keep optax's names.
-    """
-    if isinstance(spec, str):
-        spec = Name(spec)
-    if isinstance(spec, Name):
-        spec = Call(spec.name)
-    if not isinstance(spec, Call):
-        raise errors.bad_optimizer_spec(spec)
-    if spec.name not in OPTIMIZERS:
-        raise errors.unknown_optimizer(spec.name, OPTIMIZERS)
-    make, lr, valid = OPTIMIZERS[spec.name]
-    if len(spec.args) > 1:
-        raise errors.bad_optimizer_option(spec.name, f"#{len(spec.args)} (positional)", valid)
-    options = {"lr": lr, **dict(zip(["lr"], spec.args, strict=False)), **spec.kwargs}
-    for option, value in options.items():
-        if option not in valid:
-            raise errors.bad_optimizer_option(spec.name, option, valid)
-        if not isinstance(value, int | float):
-            raise errors.bad_optimizer_value(spec.name, option, value)
-    options["learning_rate"] = options.pop("lr")
-    return make(**options)

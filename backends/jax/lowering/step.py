@@ -7,7 +7,7 @@ compiled module train the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -17,7 +17,7 @@ import optax
 
 def train_step(loss: Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, jax.Array]]],
                learners: Sequence[str], trained: Sequence[str],
-               optimizer: optax.GradientTransformation, *, donate: bool = True
+               optimizer: optax.GradientTransformation | PerLearner, *, donate: bool = True
                ) -> tuple[Callable, Callable]:
     """``(init_opt_state, step)`` for ``loss(params, batch, key) -> (total, task values)``.
 
@@ -47,6 +47,30 @@ def train_step(loss: Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, 
     return init_opt_state, jax.jit(step, donate_argnums=(0, 1) if donate else ())
 
 
+class PerLearner(NamedTuple):
+    """An optimizer per learner: ``learners[name]`` for the learners it names, ``default``
+    for the others.  Parameters are dicts keyed by learner; each learner keeps its own state
+    (so its learning-rate schedule counts its own updates).  ``pick`` is how ``scheduled``
+    tells it from a plain optax transformation."""
+
+    default: optax.GradientTransformation
+    learners: Mapping[str, optax.GradientTransformation]
+
+    def pick(self, name: str) -> optax.GradientTransformation:
+        return self.learners.get(name, self.default)
+
+    def init(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {n: self.pick(n).init(p) for n, p in params.items()}
+
+    def update(self, grads: dict[str, Any], state: dict[str, Any],
+               params: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        updates, states = {}, {}
+        for n, grad in grads.items():
+            updates[n], states[n] = self.pick(n).update(grad, state[n],
+                                                        None if params is None else params[n])
+        return updates, states
+
+
 class PhasedState(NamedTuple):
     """The state of ``scheduled``'s optimizer: the updates done, and each learner's own state."""
 
@@ -54,13 +78,14 @@ class PhasedState(NamedTuple):
     learners: dict[str, Any]
 
 
-def scheduled(optimizer: optax.GradientTransformation, phases: Sequence[Collection[str]]
-              ) -> optax.GradientTransformation:
+def scheduled(optimizer: optax.GradientTransformation | PerLearner,
+              phases: Sequence[Collection[str]]) -> optax.GradientTransformation | PerLearner:
     """``optimizer`` updating, at update ``i``, only the learners of ``phases[i % len(phases)]``.
 
     Parameters are dicts keyed by learner; a learner no phase names updates at
     every step; no phases at all is ``optimizer`` itself (simultaneous updates).
-    Each learner has its own ``optimizer`` state, so Adam's step count is the
+    Each learner has its own ``optimizer`` state (a ``PerLearner`` optimizer's
+    own transformation for it), so Adam's step count is the
     number of its own updates.  Outside its phases a learner keeps its state and
     gets the update ``-0.0``, since ``x + -0.0`` is ``x`` bit for bit (``+0.0``
     would turn ``-0.0`` into ``0.0``): its parameters leave the step unchanged.
@@ -69,10 +94,11 @@ def scheduled(optimizer: optax.GradientTransformation, phases: Sequence[Collecti
     if not phases:
         return optimizer
     named = frozenset().union(*phases)
+    pick = getattr(optimizer, "pick", lambda name: optimizer)
 
     def init(params: dict[str, Any]) -> PhasedState:
         return PhasedState(jnp.zeros((), jnp.int32),
-                           {n: optimizer.init(p) for n, p in params.items()})
+                           {n: pick(n).init(p) for n, p in params.items()})
 
     def update(grads: dict[str, Any], state: PhasedState, params: dict[str, Any] | None = None
                ) -> tuple[dict[str, Any], PhasedState]:
@@ -80,8 +106,8 @@ def scheduled(optimizer: optax.GradientTransformation, phases: Sequence[Collecti
         active = table[state.step % len(phases)]
         updates, learners = {}, {}
         for on, (n, grad) in zip(active, grads.items(), strict=True):
-            new, inner = optimizer.update(grad, state.learners[n], None if params is None
-                                          else params[n])
+            new, inner = pick(n).update(grad, state.learners[n], None if params is None
+                                        else params[n])
             updates[n] = jax.tree.map(lambda u, on=on: jnp.where(on, u, -0.0), new)
             learners[n] = jax.tree.map(lambda a, b, on=on: jnp.where(on, a, b), inner,
                                        state.learners[n])

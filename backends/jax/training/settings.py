@@ -3,7 +3,11 @@
 Every value a ``train`` block or ``impl`` line holds can be overridden from the
 command line (``docs/design.md``, section 3): plain settings by name (``--set
 steps=500``), an ``impl`` line by ``--set impl.get=nets.mlp(width = 64)``, a
-data binding by ``--set data.mnist=datasets.digits()``.  A ``--set`` value is
+data binding by ``--set data.mnist=datasets.digits()``, a task's weight in the
+objective by ``--set weight.kl=0.5`` (``weights each(kl: 0.5)`` in the block) and
+one learner's optimizer by ``--set optimizer.disc=sgd(0.1)`` (``optimizer
+each(adam(1e-3), disc: sgd(0.1))`` in the block; ``lowering/optimizers.py`` reads
+optimizers, their learning-rate schedules and ``clip``).  A ``--set`` value is
 read by the grammar's own ``config_value`` rule (``taskdsl.loader.config_value``),
 so a value is valid on the command line exactly when it is valid in a file, and
 means the same.  A typo in a key is an error that lists the valid keys, never a
@@ -22,9 +26,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from taskdsl.ir import BoxKind, Call, Name, Objective, Program
+from taskdsl.ir import BoxKind, Call, Name, Objective, Program, Term
 from taskdsl.parser import SyntaxErrors
-from taskdsl.queries import frozen_boxes, is_load, metric_names
+from taskdsl.queries import frozen_boxes, is_load, metric_names, trained_learners
 from taskdsl.source import NOWHERE, Span
 
 from ..messages import SET_FILE, USAGE_CODES, Problem, listed, phrase, problem, suggestion
@@ -41,7 +45,16 @@ OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
     "sgd": ("lr", "momentum", "nesterov"),
 }
 """The optimizers a ``train`` block may name and their options (optax's names, ``lr`` the
-learning rate, which may also be the one positional argument)."""
+learning rate, which may also be the one positional argument); each also takes ``clip``."""
+
+CLIP = "clip"
+EACH = "each"  # `each(DEFAULT, LEARNER: OPTIMIZER)` and `weights each(TASK: WEIGHT)`
+SCHEDULE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "constant": ("lr", "warmup", "steps"),
+    "cosine": ("lr", "warmup", "steps", "end"),
+    "exponential": ("lr", "warmup", "steps", "rate"),
+}
+"""The learning-rate schedules an optimizer's ``lr`` may be (``lowering/optimizers.py``)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,8 @@ class Settings:
     keep_best: str | None = None
     keep_best_mode: str = "min"
     patience: int = 0
+    clip: float | None = None  # each learner's gradient norm at most this (None: no clipping)
+    weights: Call | None = None  # `each(TASK: WEIGHT, ...)`: task weights replaced (reweighted)
     impls: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
@@ -98,6 +113,14 @@ def _text(value: Any) -> bool:
 MODES = ("min", "max")
 
 
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _each(value: Any) -> bool:
+    return isinstance(value, Call) and value.name == EACH
+
+
 def _mode(value: Any) -> bool:
     return _spelled(value) in MODES
 
@@ -122,8 +145,11 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "keep_best": (_text, 'a metric in quotes, such as `"eval/total"`'),
     "keep_best_mode": (_mode, '`"min"` (lower is better) or `"max"`'),
     "patience": (_natural, "a whole number >= 0 (0: never stop early)"),
+    "clip": (_positive_number, "a number > 0 (each learner's largest gradient norm)"),
+    "weights": (_each, "task weights such as `each(kl: 0.5, recon: 1)`"),
 }
 SCALAR_KEYS = tuple(CHECKS)
+WEIGHT, OPTIMIZER = "weight", "optimizer"  # `--set weight.TASK=W`, `--set optimizer.LEARNER=OPT`
 
 
 @dataclass(frozen=True)
@@ -198,6 +224,9 @@ def collect(program: Program, objective: str, overrides: Sequence[str] = ()) -> 
         if override is None:
             continue
         key, value, origin = override.key, override.value, override.origin
+        if key.startswith((f"{WEIGHT}.", f"{OPTIMIZER}.")):
+            entries.append((key, value, origin))  # checked, then merged, below
+            continue
         if not key.startswith(("impl.", "data.")):
             entries.append((key, value, origin))
             continue
@@ -214,19 +243,31 @@ def collect(program: Program, objective: str, overrides: Sequence[str] = ()) -> 
     frozen = frozen_reasons(program, target, impls)
     checked: dict[str, Any] = {}
     for key, value, origin in entries:
-        problems = setting_problems(key, value, origin.where)
+        problems = setting_problems(key, value, origin.where, target, tuple(frozen))
         if key == "schedule" and not problems:
             problems = schedules.problems(value, target, frozen, origin.where)
         found += [_located(p, value, origin) for p in problems]
         if not problems:
+            key, value = _merged(key, value, checked)
             checked[key] = value
             origins[key] = origin
+    if "optimizer" in checked or "clip" in checked:
+        checked["optimizer"] = resolved_optimizer(checked.get("optimizer", DEFAULT_OPTIMIZER),
+                                                  checked.get("steps", Settings.steps),
+                                                  checked.get("clip"))
+        # A schedule's warm-up checked against the run's steps, now that it has them.
+        late = optimizer_problems(checked["optimizer"], origins["optimizer"].where
+                                  if "optimizer" in origins else "")
+        found += [_located(p, checked["optimizer"], origins.get("optimizer", Origin(None)))
+                  for p in late]
+        if late:
+            checked["optimizer"] = DEFAULT_OPTIMIZER
     if "schedule" in checked:
         checked["schedule"] = schedules.parse(checked["schedule"], show(checked["schedule"]),
                                               target, frozen)
     if "keep_best_mode" in checked:
         checked["keep_best_mode"] = _spelled(checked["keep_best_mode"])
-    wheres = {k: origins[k].where for k in checked}
+    wheres = {k: origins[k].where for k in checked if k in origins}
     for key, bad in watch_problems(target, checked, wheres).items():
         found.append(_located(bad, None, origins[key]))
         checked.pop(key)
@@ -242,7 +283,8 @@ def from_json(program: Program, objective: str, plain: Mapping[str, Any]) -> Set
     for key in SCALAR_KEYS:
         if key in plain:
             value = plain[key]
-            values[key] = parse_value(value) if key in ("optimizer", "schedule") else value
+            values[key] = (parse_value(value) if key in ("optimizer", "schedule", "weights")
+                           and isinstance(value, str) else value)
     impls = {k: parse_value(v) for k, v in plain.get("impls", {}).items()}
     data = {k: parse_value(v) for k, v in plain.get("data", {}).items()}
     if "schedule" in values:
@@ -252,9 +294,19 @@ def from_json(program: Program, objective: str, plain: Mapping[str, Any]) -> Set
     return dataclasses.replace(Settings(), impls=impls, data=data, **values)
 
 
-def setting_problems(key: str, value: Any, where: str = "") -> list[Problem]:
+def setting_problems(key: str, value: Any, where: str = "", objective: Objective | None = None,
+                     frozen: Sequence[str] = ()) -> list[Problem]:
     """What is wrong with ``value`` for the plain setting ``key`` (not ``impl.``/``data.``):
-    an unknown key, a value of the wrong type, an unknown optimizer or option."""
+    an unknown key, a value of the wrong type, an unknown optimizer or option; with the
+    ``objective``, also learners and tasks it does not have (``frozen`` learners are not
+    trained).  ``weight.TASK`` and ``optimizer.LEARNER`` are one task's weight and one
+    learner's optimizer."""
+    if objective is not None and key.startswith((f"{WEIGHT}.", f"{OPTIMIZER}.")):
+        kind, _, name = key.partition(".")
+        if kind == WEIGHT:
+            return weight_problems({name: value}, objective, where, key)
+        return (_learner_problems((name,), show(value), objective, frozen, where)
+                or optimizer_problems(value, where, objective, frozen))
     if key not in CHECKS:
         return [problem("setting-unknown", key=key, where=where, valid=listed(SCALAR_KEYS),
                         suggestion=suggestion(key, SCALAR_KEYS))]
@@ -263,7 +315,9 @@ def setting_problems(key: str, value: Any, where: str = "") -> list[Problem]:
         return [problem("setting-value", key=key, where=where, expected=expected,
                         found=show(value))]
     if key == "optimizer":
-        return optimizer_problems(value, where)
+        return optimizer_problems(value, where, objective, frozen)
+    if key == "weights" and objective is not None:
+        return weight_problems(value.kwargs, objective, where, key, value)
     return []
 
 
@@ -292,14 +346,39 @@ def watch_problems(objective: Objective, checked: Mapping[str, Any],
     return found
 
 
-def optimizer_problems(spec: Call | Name, where: str = "") -> list[Problem]:
-    """What is wrong with an ``optimizer`` value: its name, its options, their values."""
+def optimizer_problems(spec: Call | Name, where: str = "", objective: Objective | None = None,
+                       frozen: Sequence[str] = ()) -> list[Problem]:
+    """What is wrong with an ``optimizer`` value: its name, its options, their values, its
+    learning-rate schedule; for ``each(...)``, its form and (given the ``objective``) the
+    learners it names."""
     call = Call(spec.name) if isinstance(spec, Name) else spec
+    if call.name != EACH:
+        return _one_optimizer_problems(call, where)
+
+    def form(what: str) -> Problem:
+        return problem("optimizer-each", value=show(call), where=where, problem=what)
+
+    found = []
+    if len(call.args) > 1:
+        found.append(form("gives more than one optimizer without a learner's name"))
+    if any(not isinstance(v, Call | Name) or _each(v)
+           for v in (*call.args, *call.kwargs.values())):
+        found.append(form("holds something that is not an optimizer"))
+        return found
+    if objective is not None:
+        found += _learner_problems(tuple(call.kwargs), show(call), objective, frozen, where)
+    for inner in (*call.args, *call.kwargs.values()):
+        found += _one_optimizer_problems(Call(inner.name) if isinstance(inner, Name) else inner,
+                                         where)
+    return found
+
+
+def _one_optimizer_problems(call: Call, where: str) -> list[Problem]:
     known = list(OPTIMIZER_OPTIONS)
     if call.name not in OPTIMIZER_OPTIONS:
         return [problem("optimizer-unknown", name=call.name, where=where, known=listed(known),
                         suggestion=suggestion(call.name, known))]
-    valid = OPTIMIZER_OPTIONS[call.name]
+    valid = (*OPTIMIZER_OPTIONS[call.name], CLIP)
     found = []
     if len(call.args) > 1:
         found.append(problem("optimizer-option", name=call.name, where=where,
@@ -309,10 +388,147 @@ def optimizer_problems(spec: Call | Name, where: str = "") -> list[Problem]:
         if option not in valid:
             found.append(problem("optimizer-option", name=call.name, where=where, option=option,
                                  valid=listed(valid), suggestion=suggestion(option, valid)))
+        elif option == "lr" and isinstance(value, Call):
+            found += schedule_problems(call.name, value, where)
+        elif option == CLIP and not _positive_number(value):
+            found.append(problem("setting-value", key=f"{call.name}(clip = ...)", where=where,
+                                 expected=CHECKS["clip"][1], found=show(value)))
         elif not isinstance(value, int | float):
             found.append(problem("optimizer-value", name=call.name, where=where, option=option,
                                  found=show(value)))
     return found
+
+
+def schedule_problems(optimizer: str, value: Call, where: str = "") -> list[Problem]:
+    """What is wrong with a learning-rate schedule, ``cosine(1e-3, warmup = 100)``."""
+    def bad(what: str, help_text: str = "") -> list[Problem]:
+        return [problem("optimizer-schedule", value=show(value), name=optimizer, where=where,
+                        problem=what, help=help_text or None)]
+
+    known = list(SCHEDULE_OPTIONS)
+    if value.name not in SCHEDULE_OPTIONS:
+        return bad(f"is not a schedule (the schedules: {listed(known)})",
+                   suggestion(value.name, known) or "")
+    names = SCHEDULE_OPTIONS[value.name]
+    if len(value.args) > 1:
+        return bad("gives more than one value without a name (only `lr` may be positional)")
+    options = {**dict(zip(["lr"], value.args, strict=False)), **value.kwargs}
+    unknown = [o for o in options if o not in names]
+    if unknown:
+        return bad(f"has no option `{unknown[0]}` (its options: {listed(names)})",
+                   suggestion(unknown[0], names) or "")
+    if "lr" not in options:
+        return bad("has no peak learning rate `lr`", f"write `{value.name}(1e-3, ...)`")
+    if not _positive_number(options["lr"]):
+        return bad("needs a peak learning rate `lr` > 0")
+    for option in ("warmup", "steps"):
+        if option in options and not (_natural(options[option]) if option == "warmup"
+                                      else _positive(options[option])):
+            return bad(f"needs `{option}` to be a whole number >= {0 if option == 'warmup' else 1}")
+    if "steps" in options and options.get("warmup", 0) >= options["steps"]:
+        return bad("warms up for as many updates as it has, or more",
+                   "make `warmup` smaller than `steps` (the run's `steps` unless given)")
+    for option in ("end", "rate"):
+        if option in options and not (isinstance(options[option], int | float)
+                                      and not isinstance(options[option], bool)
+                                      and options[option] >= 0):
+            return bad(f"needs `{option}` to be a number >= 0")
+    return []
+
+
+def _learner_problems(names: Sequence[str], value: str, objective: Objective,
+                      frozen: Sequence[str], where: str) -> list[Problem]:
+    """A problem for each of ``names`` that no equation of ``objective`` trains."""
+    trained = trained_learners(objective, tuple(frozen))
+    return [problem("optimizer-learner", value=value, where=where, name=n,
+                    objective=objective.name, trained=listed(trained),
+                    suggestion=suggestion(n, trained))
+            for n in names if n not in trained]
+
+
+def weight_problems(weights: Mapping[str, Any], objective: Objective, where: str = "",
+                    key: str = "weights", value: Any = None) -> list[Problem]:
+    """What is wrong with task weights: a task ``objective`` does not have (a task is named
+    by its metric name, or by its equation's name for every term of it), a weight that is
+    not a number >= 0."""
+    known = list(dict.fromkeys([*metric_names(objective),
+                                *(t.equation.name for t in objective.terms)]))
+    found = []
+    if value is not None and value.args:
+        found.append(problem("setting-value", key=key, where=where, expected=CHECKS[key][1],
+                             found=show(value)))
+    for name, weight in weights.items():
+        if name not in known:
+            found.append(problem("weight-task", key=key, where=where, name=name,
+                                 objective=objective.name, known=listed(known),
+                                 suggestion=suggestion(name, known)))
+        elif isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            found.append(problem("weight-value", name=name, where=where, found=show(weight)))
+    return found
+
+
+def _merged(key: str, value: Any, checked: Mapping[str, Any]) -> tuple[str, Any]:
+    """``weight.TASK`` and ``optimizer.LEARNER`` merged into the ``weights`` and
+    ``optimizer`` values checked so far; any other setting as it is."""
+    kind, _, name = key.partition(".")
+    if not name or kind not in (WEIGHT, OPTIMIZER):
+        return key, value
+    whole = "weights" if kind == WEIGHT else "optimizer"
+    current = checked.get(whole, DEFAULT_OPTIMIZER if kind == OPTIMIZER else None)
+    if _each(current):
+        args, kwargs = current.args, current.kwargs
+    else:
+        args, kwargs = (() if current is None else (current,)), {}
+    return whole, Call(EACH, args, MappingProxyType({**kwargs, name: value}))
+
+
+def resolved_optimizer(spec: Call | Name, steps: int, clip: float | None) -> Call | Name:
+    """``spec`` as a run uses it: each schedule given the run's ``steps`` unless it says,
+    each optimizer the ``clip`` setting unless it says (what config.json records)."""
+    call = Call(spec.name) if isinstance(spec, Name) else spec
+    if call.name != EACH:
+        return _resolved_one(spec, steps, clip)
+    return Call(EACH, tuple(_resolved_one(a, steps, clip) for a in call.args),
+                MappingProxyType({k: _resolved_one(v, steps, clip)
+                                  for k, v in call.kwargs.items()}), call.span)
+
+
+def _resolved_one(spec: Call | Name, steps: int, clip: float | None) -> Call | Name:
+    call = Call(spec.name) if isinstance(spec, Name) else spec
+    kwargs = dict(call.kwargs)
+    args = call.args
+    if args and "lr" not in kwargs:
+        kwargs, args = {"lr": args[0], **kwargs}, args[1:]
+    lr = kwargs.get("lr")
+    changed = False
+    if isinstance(lr, Call) and "steps" not in lr.kwargs:
+        kwargs["lr"] = Call(lr.name, lr.args, MappingProxyType({**lr.kwargs, "steps": steps}),
+                            lr.span)
+        changed = True
+    if clip is not None and CLIP not in kwargs:
+        kwargs[CLIP] = clip
+        changed = True
+    if not changed:
+        return spec
+    return Call(call.name, args, MappingProxyType(kwargs), call.span)
+
+
+def reweighted(program: Program, objective: str, weights: Call | None) -> Program:
+    """``program`` with the tasks of ``objective`` weighted as ``weights`` (``each(kl:
+    0.5)``, checked) says; the program itself when it says nothing.  A name is a task's
+    metric name, or its equation's name for every term of that equation."""
+    if weights is None or not weights.kwargs:
+        return program
+    target = program.objective(objective)
+    names = metric_names(target)
+    terms = tuple(
+        Term(float(weights.kwargs.get(metric, weights.kwargs.get(term.equation.name,
+                                                                 term.weight))),
+             term.equation)
+        for metric, term in zip(names, target.terms, strict=True))
+    changed = dataclasses.replace(target, terms=terms)
+    return dataclasses.replace(program, objectives=MappingProxyType(
+        {**program.objectives, objective: changed}))
 
 
 def frozen_reasons(program: Program, objective: Objective,

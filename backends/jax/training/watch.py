@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -38,7 +38,8 @@ from taskdsl.types import WireType
 from .. import data
 from ..evaluation import pictures
 from ..lowering.interpret import Mode
-from ..lowering.lower import OPTIMIZERS, Lowered
+from ..lowering.lower import Lowered, LowerError
+from ..lowering.optimizers import learning_rate_of, plan_of
 from ..messages import phrase, show
 from . import errors, sharding
 from . import feed as feeding
@@ -186,15 +187,19 @@ class Pictures:
 # -- TensorBoard ------------------------------------------------------------------------
 
 
-def learning_rate(spec: Call | Name) -> float | None:
-    """The learning rate an ``optimizer`` setting gives (its ``lr``, else optax's default
-    that the lowering uses); ``None`` for an optimizer the lowering does not know."""
-    call = Call(spec.name) if isinstance(spec, Name) else spec
-    entry = OPTIMIZERS.get(call.name)
-    if entry is None:
+def learning_rate(spec: Call | Name) -> float | Callable[[int], float] | None:
+    """The learning rate an ``optimizer`` setting gives the learners it names no optimizer
+    for (its ``lr``, else optax's default that the lowering uses); for a schedule, a
+    function of the step that gives the rate the update to that step used; ``None`` for
+    an optimizer the lowering does not know."""
+    try:
+        rate = learning_rate_of(plan_of(spec)[0][2])
+    except LowerError:
         return None
-    value = call.kwargs.get("lr", call.args[0] if call.args else entry[1])
-    return float(value) if isinstance(value, int | float) else None
+    if callable(rate):
+        # Step s is reached by update s - 1 (counted from 0), which used the rate at s - 1.
+        return lambda step: float(rate(max(step - 1, 0)))
+    return float(rate)
 
 
 def tag(key: str, tasks: Iterable[str]) -> str:
@@ -213,7 +218,7 @@ class Board:
     """
 
     def __init__(self, run_dir: Path, tasks: Sequence[str], start: int,
-                 lr: float | None) -> None:
+                 lr: float | Callable[[int], float] | None) -> None:
         from tensorboardX import SummaryWriter
 
         self.tasks = tuple(tasks)
@@ -230,7 +235,7 @@ class Board:
             if math.isfinite(value):
                 self.writer.add_scalar(tag(key, self.tasks), float(value), step)
         if self.lr is not None and "loss" in record:
-            self.writer.add_scalar("lr", self.lr, step)
+            self.writer.add_scalar("lr", self.lr(step) if callable(self.lr) else self.lr, step)
 
     def images(self, step: int, drawn: Mapping[str, np.ndarray]) -> None:
         for name, picture in drawn.items():

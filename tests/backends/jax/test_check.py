@@ -208,6 +208,18 @@ ROWS = [
      "did you mean `put`?"),
     ("", "", ("optimizer=sgd(lr = 0.1, momentun = 0.9)",), "optimizer-option", "--set:1:11",
      "did you mean `momentum`?"),
+    # ------------------------------------- schedules, per-learner optimizers, task weights
+    ("adam(lr = 1e-3)", "adam(lr = cosin(1e-3))", (), "optimizer-schedule", "adam(",
+     "did you mean `cosine`?"),
+    ("adam(lr = 1e-3)", "adam(lr = cosine(1e-3, warmup = 10))", (), "optimizer-schedule",
+     "adam(", "make `warmup` smaller than `steps`"),
+    ("adam(lr = 1e-3)", "each(adam, sgd)", (), "optimizer-each", "each(",
+     "one optimizer per learner name"),
+    ("", "", ("optimizer.pt=sgd(0.1)",), "optimizer-learner", "--set:1:14",
+     "did you mean `put`?"),
+    ("", "", ("weight.clasify=2",), "weight-task", "--set:1:1", "did you mean `classify`?"),
+    ("    steps 10", "    steps 10\n    weights each(classify: -1)", (), "weight-value",
+     "each(classify", None),
 ]
 
 
