@@ -80,10 +80,18 @@ SETTINGS = {
     "keep": "checkpoints kept on disk (default 3)",
     "schedule": "`simultaneous` or `alternate(LEARNER: STEPS, ...)`",
     "data": "a data binding: data SOURCE = datasets.NAME(options)",
+    "tensorboard": "TensorBoard event files in RUN_DIR/tb: `true` (default) or `false`",
+    "eval_every": "steps between held-out evaluations of every task (default 0: never)",
+    "keep_best": 'keep the best checkpoint by this metric, e.g. "eval/total"',
+    "keep_best_mode": '`"min"` (default: lower is better) or `"max"`',
+    "patience": "stop after this many evaluations without improvement (default 0: never)",
+    "clip": "each learner's largest gradient norm, e.g. clip 1.0",
+    "weights": "task weights, e.g. weights each(kl: 0.5)",
 }
 NETS = ("nets.mlp", "nets.cnn", "nets.conv_encoder", "nets.conv_decoder", "nets.unet",
         "nets.text_encoder", "nets.text_decoder", "nets.text_editor", "load")
-DATASETS = ("datasets.mnist", "datasets.digits", "datasets.sprites", "datasets.sentiment")
+DATASETS = ("datasets.mnist", "datasets.digits", "datasets.sprites", "datasets.sentiment",
+            "datasets.npz")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _IMPORT = re.compile(r'^\s*import\s+([A-Za-z_]\w*)(?:\s+from\s+([A-Za-z_]\w*|"(?:[^"\\\n]|\\.)*"))?')

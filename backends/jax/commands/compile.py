@@ -61,16 +61,18 @@ def run(args: argparse.Namespace) -> int:
                 return USAGE
         from ..lowering.compile import compile_objective, loaded_learners, write_module
         from ..lowering.lower import find_objective
-        from ..training.settings import resolve
+        from ..training.settings import resolve, reweighted
 
-        program = checked.program
-        target = find_objective(program, args.objective)
-        phases = resolve(program, target.name).schedule.phases
+        target = find_objective(checked.program, args.objective)
+        # The module trains as `taskdsl train` would: its weights, schedule and optimizers.
+        settings = resolve(checked.program, target.name)
+        program = reweighted(checked.program, target.name, settings.weights)
+        how = {"phases": settings.schedule.phases, "optimizer": settings.optimizer}
         if args.out:
-            path = write_module(program, args.out, args.objective, phases=phases)
+            path = write_module(program, args.out, target.name, **how)
             print(note("wrote", path=path))
         else:
-            print(compile_objective(program, args.objective, phases=phases))
+            print(compile_objective(program, target.name, **how))
         for name, frozen in loaded_learners(program, target).items():
             print(note("compile-frozen", name=name, run=frozen.run), file=sys.stderr)
         return 0

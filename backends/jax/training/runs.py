@@ -71,7 +71,7 @@ from .checkpoint import FOLDER, Checkpoints
 from .errors import TrainError
 from .feed import _field_names
 from .files import inside
-from .settings import Settings, from_json, resolve
+from .settings import Settings, from_json, resolve, reweighted
 
 CONFIG = "config.json"
 """A run folder's record of what was trained: the .task text, settings, seed, versions."""
@@ -251,7 +251,8 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     for refusal in trust.refusals([*named, *(recorded_imports
                                             if isinstance(recorded_imports, list) else [])]):
         raise EvalError(refusal)  # before anything is imported: as `taskdsl check` says it
-    lowered = lower_loading(checked.program, objective, impls=settings.impls)
+    lowered = lower_loading(reweighted(checked.program, objective, settings.weights), objective,
+                            impls=settings.impls)  # weighted as it was trained
     if not (directory / FOLDER).is_dir():
         raise errors.no_checkpoint(directory)
     params = jax.eval_shape(lowered.init, jax.random.key(0))

@@ -178,3 +178,42 @@ def test_write_module_writes_the_source(tmp_path: Path) -> None:
 def test_an_unknown_objective_is_a_lower_error() -> None:
     with pytest.raises(LowerError, match="no objective or task called `nope`"):
         compile_objective(program(), "nope")
+
+
+TRAINED_AS_WRITTEN = """
+data reals : -> Real[4], Real[4]
+learner f : Real[4] -> Real[4]
+task fit:
+    x, y <- reals
+    f(x) = y
+task back:
+    x, y <- reals
+    f(y) = x
+objective both = fit + back
+impl f = nets.mlp(width = 8, depth = 1)
+train both:
+    weights each(back: 0.25)
+    optimizer adam(lr = cosine(0.01, warmup = 5))
+    steps 50
+"""
+
+
+def test_taskdsl_compile_writes_the_train_blocks_weights_and_optimizer(tmp_path: Path) -> None:
+    """The command compiles what `taskdsl train` trains: a weight and a schedule set in the
+    train block reach the module (its loss weights `back` by 0.25; its optimizer plan is
+    the cosine schedule over the run's 50 steps)."""
+    from taskdsl.cli import main
+
+    task = tmp_path / "both.task"
+    task.write_text(TRAINED_AS_WRITTEN, encoding="utf-8")
+    assert main(["compile", str(task), "-o", str(tmp_path / "both.py")]) == 0
+    module = module_of((tmp_path / "both.py").read_text(encoding="utf-8"),
+                       tmp_path / "both_module.py")
+    assert module.OPTIMIZER[0][2][:4] == ("cosine", 0.01, 5, 50)
+    program = taskdsl.check_text(TRAINED_AS_WRITTEN, "both.task").program
+    low = lower(program, "both")
+    params = low.init(jax.random.key(0))
+    batch = {r.key: (np.ones((4, 4), np.float32), np.zeros((4, 4), np.float32))
+             for r in low.data_requests()}
+    total, tasks = module.loss(learner_fns(low), params, batch, jax.random.key(1), 4)
+    np.testing.assert_allclose(total, tasks["fit"] + 0.25 * tasks["back"], rtol=1e-6)
