@@ -5,9 +5,14 @@ A run lives in a folder (``RUN_DIR``)::
     config.json      what was trained: the .task text, settings, seed, versions
     metrics.jsonl    one line per logging step: step, loss, each equation, grad norms,
                      wall time, examples/s, and at evaluation steps ``eval/...``
-    checkpoints/     Orbax checkpoints, the ``keep`` latest
+    checkpoints/     Orbax checkpoints, the ``keep`` latest, each with its files' SHA-256
     tb/              TensorBoard event files (``tensorboard = false`` turns them off)
     best/            the best checkpoint by ``keep_best`` (only with that setting)
+
+A run holds the folder's lock (``lock.py``) from before it looks at the folder to its
+end, so a second ``train`` into it is refused.  ``--resume`` goes on from the newest
+checkpoint that verifies (``checkpoint.py``), removing damaged newer ones, and drops
+a torn last line of ``metrics.jsonl``, which is appended one whole line at a time.
 
 Reproducibility is by construction: step ``i`` trains on the rows
 ``feed.Feed.batch(i)`` and the PRNG key ``fold_in(train_key, i)``, both pure
@@ -27,6 +32,7 @@ result, since ``keep_best`` and ``patience`` act on it; see ``watch.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -49,13 +55,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from taskdsl.ir import Program
 
 from ..lowering.lower import Lowered, LowerError, make_train_step
-from ..messages import note
+from ..messages import note, phrase
 from ..nets import NetError
-from . import errors, sharding, watch
+from . import errors, lock, sharding, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
+from .files import append_text, write_text
 from .runs import CONFIG, lower_loading, run_optimizer
-from .settings import Settings, objective_name, resolve
+from .settings import Settings, objective_name, resolve, reweighted
 
 __all__ = ["CONFIG", "METRICS", "RunResult", "run_optimizer", "train"]
 METRICS = "metrics.jsonl"
@@ -95,10 +102,26 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
     name = objective_name(program, objective)
     settings = resolve(program, name, settings_overrides)
     out = Path(out) if out is not None else Path("runs") / name
+    # One run at a time in a folder (lock.py): a folder in use is refused first.
+    lock.refuse_if_busy(out)
     previous = _check_run_dir(out, resume, name, settings.seed)
     sharding.initialize_distributed()
+    primary = jax.process_index() == 0
+    with lock.holding(out) if primary else contextlib.nullcontext():
+        if primary:  # again, now that no other run can change it
+            previous = _check_run_dir(out, resume, name, settings.seed)
+        return _train(program, name, settings, settings_overrides, out, resume, progress,
+                      primary, started, previous)
+
+
+def _train(program: Program, name: str, settings: Settings, settings_overrides: Sequence[str],
+           out: Path, resume: bool, progress: bool, primary: bool, started: float,
+           previous: dict | None) -> RunResult:
+    """``train``, once the folder is locked; ``previous`` is the config of the run resumed."""
+    history = _read_metrics(out / METRICS) if resume and primary else []
     try:
-        lowered = lower_loading(program, name, impls=settings.impls)
+        lowered = lower_loading(reweighted(program, name, settings.weights), name,
+                                impls=settings.impls)  # weights: `--set weight.TASK=W`
         optimizer = run_optimizer(settings)
     except (LowerError, NetError) as error:
         raise errors.TrainError.carrying(error) from None
@@ -115,15 +138,19 @@ def train(program: Program, objective: str | None = None, settings_overrides: Se
         params, opt_state, train_key = layout.replicate((params, opt_state, train_key))
     feed = feeding.Feed(lowered.data_requests(), sources, settings.batch, settings.seed,
                         process=jax.process_index(), processes=jax.process_count())
-    primary = jax.process_index() == 0
     if primary:  # first, so that a folder holding anything holds a run that --resume knows
         _write_config(out, program, name, settings, settings_overrides, lowered, sources,
                       previous)
     with Checkpoints(out, settings.keep) as checkpoints:
-        start = checkpoints.latest_step() if resume else None
-        if start is not None:
-            params, opt_state, _ = checkpoints.restore(start, params, opt_state)
-        history = _trim_metrics(out / METRICS, start or 0) if primary else []
+        restored = checkpoints.restore_latest(params, opt_state, _say) if resume else None
+        start = None if restored is None else restored.step
+        if restored is not None:
+            params, opt_state = restored.params, restored.opt_state
+            for step in restored.corrupt if primary else ():  # newer than `start`: redone
+                checkpoints.delete(step)
+                _say(note("checkpoint-removed", step=step, used=start))
+        if primary:
+            history = _trim_metrics(out / METRICS, history, start or 0)
         loop = _Loop(lowered, settings, checkpoints, out, primary, start)
         with _Watchers.open(lowered, settings, name, feed, held_out, layout, out, primary,
                             start or 0, history) as watchers, \
@@ -145,13 +172,18 @@ def _check_run_dir(out: Path, resume: bool, objective: str, seed: int) -> dict |
     if out.exists() and not out.is_dir():
         raise errors.run_dir_is_file(out)
     if not resume:
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and not lock.only_lock(out.iterdir()):
             raise errors.run_dir_not_empty(out)
         return None
+    path = out / CONFIG
+    if not path.is_file():
+        raise errors.nothing_to_resume(out)
     try:
-        previous = json.loads((out / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise errors.nothing_to_resume(out) from None
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise errors.resume_config_corrupt(path, str(error)) from None
+    if not isinstance(previous, dict):
+        raise errors.resume_config_corrupt(path, phrase("config-not-object"))
     if previous.get("objective") != objective:
         raise errors.resume_other_objective(out, previous.get("objective"), objective)
     if previous.get("seed") != seed:
@@ -196,22 +228,47 @@ def _write_config(out: Path, program: Program, objective: str, settings: Setting
         "history": history,
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    write_text(out / CONFIG, json.dumps(config, indent=2) + "\n")
 
 
 def _without_history(config: dict) -> dict:
     return {k: v for k, v in config.items() if k != "history"}
 
 
-def _trim_metrics(path: Path, step: int) -> list[dict[str, Any]]:
-    """Drop the lines a killed run logged after the checkpoint it is resumed from; the
-    lines kept, read."""
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of a run's metrics file, to resume it.  A killed run can have torn only
+    the last line (each record is one append of a whole line): that one, if it is not a
+    record, is dropped, saying so; any earlier line that is not is ``metrics-corrupt``."""
     if not path.exists():
         return []
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    return [json.loads(line) for line in kept]
+    numbered = [(n, line) for n, line in enumerate(path.read_bytes().split(b"\n"), 1)
+                if line.strip()]
+    records = []
+    for n, line in numbered:
+        try:
+            record = json.loads(line)  # bytes: UTF-8 (a cut character is a ValueError too)
+            reason = (None if isinstance(record, dict) and type(record.get("step")) is int
+                      else phrase("metrics-no-step"))
+        except ValueError as error:
+            reason = phrase("metrics-not-json", reason=error)
+        if reason is None:
+            records.append(record)
+        elif n == numbered[-1][0]:
+            _say(note("metrics-torn-line", path=path))
+        else:
+            raise errors.metrics_corrupt(path, n, reason)
+    return records
+
+
+def _trim_metrics(path: Path, records: Sequence[dict[str, Any]], step: int
+                  ) -> list[dict[str, Any]]:
+    """Keep the records up to the checkpoint a run resumes from (a killed run logged the
+    rest, and will again), rewriting the file whole (``files.write_text``); those kept."""
+    if not path.exists():
+        return []
+    kept = [r for r in records if r["step"] <= step]
+    write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept
 
 
 @dataclass
@@ -433,6 +490,7 @@ class _Loop:
         NaN/Inf, log, move the bar.  Empties ``pending``."""
         if not pending:
             return
+        self.checkpoints.poll()  # a save finished since gets its checksums now
         fetched, evals = jax.device_get(([metrics for _, metrics in pending], self._evals))
         self._evals = {}
         steps = [step for step, _ in pending]
@@ -459,9 +517,8 @@ class _Loop:
                 or self._evaluates(step))
 
     def _log(self, record: dict) -> None:
-        if self.primary:
-            with self.metrics_path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+        if self.primary:  # one append of a whole line: a kill tears at most this one
+            append_text(self.metrics_path, json.dumps(record) + "\n")
             if self.watchers.board is not None:
                 self.watchers.board.scalars(record)
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 # The packages of user nets that the tests make (tests/backends/jax/test_check.py,
-# tests/backends/jax/nets/test_nets_registry.py).
-TEST_PACKAGES = "usernets_check,usernets_for_test,usernets_nowhere"
+# tests/backends/jax/nets/test_nets_registry.py), and the tests' own modules (a net
+# defined in a test, e.g. tests/backends/jax/lowering/test_lower.py's Identity).
+TEST_PACKAGES = "usernets_check,usernets_for_test,usernets_nowhere,tests"
 
 
 @pytest.fixture(autouse=True)
