@@ -36,9 +36,7 @@ import contextlib
 import json
 import math
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,7 +55,7 @@ from taskdsl.ir import Program
 from ..lowering.lower import Lowered, LowerError, make_train_step
 from ..messages import note, phrase
 from ..nets import NetError
-from . import errors, lock, sharding, watch
+from . import errors, lock, sharding, stopping, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
 from .files import append_text, write_text
@@ -154,7 +152,7 @@ def _train(program: Program, name: str, settings: Settings, settings_overrides: 
         loop = _Loop(lowered, settings, checkpoints, out, primary, start)
         with _Watchers.open(lowered, settings, name, feed, held_out, layout, out, primary,
                             start or 0, history) as watchers, \
-                _stop_requests() as stop, \
+                stopping.stop_requests() as stop, \
                 _progress_bar(name, settings.steps, progress and primary) as bar:
             loop.watch(watchers, started, history)
             params, opt_state = loop.run(params, opt_state, feed, step_fn, train_key, layout,
@@ -424,7 +422,7 @@ class _Loop:
 
     def run(self, params: Any, opt_state: Any, feed: feeding.Feed, step_fn: Any,
             train_key: jax.Array, layout: sharding.DataParallel | None,
-            stop: _StopFlag, bar: _Bar) -> tuple[Any, Any]:
+            stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
         settings = self.settings
         bar.advance_to(self.step, None, None)
         resident = _resident(feed, layout)
@@ -574,36 +572,6 @@ class _Loop:
 def _say(text: str) -> None:
     """A note on stderr (between the progress bar's redraws)."""
     print(text, file=sys.stderr, flush=True)
-
-
-# -- stopping on a signal -----------------------------------------------------
-
-
-class _StopFlag:
-    requested: int | None = None
-
-
-@contextmanager
-def _stop_requests() -> Iterator[_StopFlag]:
-    """SIGINT or SIGTERM asks the loop to stop after its current step; a second SIGINT
-    interrupts at once.  Signals can only be caught in the main thread; elsewhere the
-    defaults stay."""
-    flag = _StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handle(signum: int, frame: object) -> None:
-        if flag.requested is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag.requested = signum
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 # -- the progress bar -----------------------------------------------------------
