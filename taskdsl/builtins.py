@@ -175,13 +175,36 @@ STRUCTURAL = ("id", "copy", "discard", "swap")
 
 # Which divergences compare which kinds of wire; the first is the default.
 DIVERGENCES: dict[str, tuple[str, ...]] = {
-    "Real": ("mse", "l1", "huber"),
-    "Class": ("ce", "kl", "mse"),
-    "Binary": ("bce", "mse", "l1"),
+    "Real": ("mse", "l1", "huber", "hinge", "wass"),
+    "Class": ("ce", "kl", "mse", "hinge"),
+    "Binary": ("bce", "mse", "l1", "nll"),
     "Gaussian": ("kl",),
     "Tokens": ("ce",),
 }
-ALL_DIVERGENCES = tuple(dict.fromkeys(d for ds in DIVERGENCES.values() for d in ds))
+
+# Sides of two different kinds that a divergence still compares, by (lhs kind, rhs kind),
+# the first the default: a likelihood of Real data under a distribution a learner gives.
+# Their shapes must agree (``Gaussian[d..]`` with ``Real[d..]``); the distribution is on
+# the left, as the model whose likelihood is taken.
+CROSS_DIVERGENCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Gaussian", "Real"): ("nll",),
+    ("Binary", "Real"): ("nll",),
+}
+
+# The divergences that take a number in brackets (``by kl[2]``): its meaning and default.
+DIVERGENCE_PARAMS: dict[str, tuple[str, float]] = {"kl": ("temperature", 1.0)}
+
+ALL_DIVERGENCES = tuple(dict.fromkeys(
+    [*(d for ds in DIVERGENCES.values() for d in ds),
+     *(d for ds in CROSS_DIVERGENCES.values() for d in ds)]))
+
+
+def divergences_for(lhs: str, rhs: str) -> tuple[str, ...] | None:
+    """The divergences that compare an ``lhs``-kind side with an ``rhs``-kind side, the
+    default first; None where no divergence compares those kinds."""
+    if lhs == rhs:
+        return DIVERGENCES.get(lhs)
+    return CROSS_DIVERGENCES.get((lhs, rhs))
 
 # Which distributions a random source of each kind may be drawn from.
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {

@@ -30,6 +30,9 @@ class Diagnostic:
     expected: str | None = None
     found: str | None = None
     help: str | None = None
+    # Where else it comes from: an error inside an instantiated pattern is reported at
+    # the `use` line, with the pattern's own line here.
+    note: str | None = None
 
     @classmethod
     def of(cls, code: str, span: Span | None, severity: str = "error", **details: object) -> Diagnostic:
@@ -66,6 +69,8 @@ class Diagnostic:
             lines.append(f"  found:    {self.found}")
         if self.help:
             lines.append(f"  help: {self.help}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
         return "\n".join(lines)
 
 

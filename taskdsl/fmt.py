@@ -217,7 +217,8 @@ def _header(node: ast.Task | ast.Pattern | ast.Train) -> str:
     if isinstance(node, ast.Train):
         return f"train {node.name}:"
     types = _bracketed(node.type_params, _type_param) if node.type_params else ""
-    return f"pattern {node.name}{types}({', '.join(node.params)}):"
+    values = "; " + ", ".join(map(_value_param, node.values)) if node.values else ""
+    return f"pattern {node.name}{types}({', '.join(node.params)}{values}):"
 
 
 def _statement(node: object) -> str:
@@ -234,7 +235,10 @@ def _statement(node: object) -> str:
             bound = "" if params is None else _parenthesized(params, _param)
             return f"{keyword} {name}{bound} = {_exprs(body)}"
         case ast.Objective(name=name, terms=terms):
-            return f"objective {name} = {' + '.join(_term(t) for t in terms)}"
+            signs = [(" - " if t.negated else " + ") if i else ("- " if t.negated else "")
+                     for i, t in enumerate(terms)]
+            return f"objective {name} = " + "".join(
+                sign + _term(t) for sign, t in zip(signs, terms, strict=True))
         case ast.Use(pattern=pattern, args=args, alias=alias):
             named = "" if alias is None else f" as {alias}"
             return f"use {pattern}{_parenthesized(args, _use_arg)}{named}"
@@ -301,6 +305,11 @@ def _type_param(param: ast.TypeParam) -> str:
     return param.name if param.kind == "type" else f"{param.name}: {param.kind}"
 
 
+def _value_param(param: ast.ValueParam) -> str:
+    default = "" if param.default is None else f" = {_box_arg(param.default)}"
+    return f"{param.name}: {param.kind}{default}"
+
+
 def _param(param: ast.Param) -> str:
     return param.name if param.type is None else f"{param.name}: {_type(param.type)}"
 
@@ -316,7 +325,9 @@ def _term(term: ast.Term) -> str:
 def _clause(clause: ast.Clause) -> str:
     if isinstance(clause, ast.Trains):
         return "trains " + ", ".join(ref.name for ref in clause.names)
-    return f"by {clause.divergence}"
+    return "by " + ", ".join(
+        name + (f"[{', '.join(map(_number, clause.params_of(i)))}]" if clause.params_of(i) else "")
+        for i, name in enumerate(clause.all_names))
 
 
 # ------------------------------------------------------- expressions

@@ -83,7 +83,7 @@ class TaskLexer(RegexLexer):
             (r"-?((\d+\.\d*|\d*\.\d+)([eE][-+]?\d+)?|\d+[eE][-+]?\d+)", Number.Float),
             (r"-?\d+", Number.Integer),
             (words(OPERATORS), Operator),
-            (r"[()\[\],:.]", Punctuation),
+            (r"[()\[\],:.;]", Punctuation),
             (_NAME, Name),
         ],
     }

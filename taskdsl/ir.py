@@ -147,6 +147,22 @@ class Equation(_Drawable):
     draws: tuple[Draw, ...]
     span: Span = field(default=NOWHERE, compare=False, repr=False)
     trains_named: bool = False
+    # Each divergence's numbers in brackets (``by kl[2]``: the temperature), one tuple per
+    # output wire, () where none was written; empty altogether when no divergence has any.
+    divergence_params: tuple[tuple[float, ...], ...] = ()
+
+    def params_of(self, index: int) -> tuple[float, ...]:
+        """The numbers in brackets written after the ``index``-th output's divergence."""
+        return self.divergence_params[index] if index < len(self.divergence_params) else ()
+
+    @property
+    def is_equality(self) -> bool:
+        """Whether training drives the two sides to be equal, so that the task can be read
+        as the equation ``lhs = rhs`` (by the reasoning): not for a linear critic (``wass``,
+        unbounded), a margin (``hinge``), or a likelihood of data of another kind (``nll``
+        of Real data under a Gaussian)."""
+        return (not {"wass", "hinge"} & set(self.divergences)
+                and self.lhs.output_types == self.rhs.output_types)
 
     def learners(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.lhs.learners() + self.rhs.learners()))

@@ -179,7 +179,8 @@ def to_lsp(diagnostic: Diagnostic, analysis: Analysis, lines: Lines) -> lsp.Diag
     the place as related information."""
     parts = [diagnostic.message]
     parts += [f"{label}: {value}" for label, value in (("expected", diagnostic.expected),
-              ("found", diagnostic.found), ("help", diagnostic.help)) if value is not None]
+              ("found", diagnostic.found), ("help", diagnostic.help),
+              ("note", diagnostic.note)) if value is not None]
     message = "\n".join(parts)
     span = diagnostic.span
     start = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))

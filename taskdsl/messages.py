@@ -193,6 +193,25 @@ TEMPLATES: dict[str, Template] = {
     ),
     "objective-cycle": Template("objective `{name}` contains itself: {cycle}"),
     "objective-weight": Template("weights must be positive", found="{weight}"),
+    "objective-sign": Template(
+        "only a task compared `by wass` may be subtracted or given a negative weight",
+        found="{weight} * {name} (by {divergences})",
+        help="maximising {divergences} has no optimum; a linear critic (`by wass`) does",
+    ),
+    "by-count": Template(
+        "`by` names {count} divergences for {wires} compared output wires",
+        help="name one divergence for all outputs, or one per output, in order",
+    ),
+    "divergence-param": Template(
+        "divergence `{name}` {problem}",
+        found="{found}",
+        help="{help}",
+    ),
+    "literal-side": Template(
+        "a number in an equation needs an output opposite it to take its type from",
+        found="{found}",
+        help="write the number opposite one output wire: `disc(x) = 1`",
+    ),
     # -------------------------------------------------------- refinement
     "refine-not-learner": Template(
         "only a learner can be refined; `{name}` is declared `{kind}`"
@@ -224,6 +243,14 @@ TEMPLATES: dict[str, Template] = {
     ),
     "pattern-type-kind": Template(
         "a pattern's type parameter is `type` or `dim`, found `{kind}`"
+    ),
+    "pattern-value-kind": Template(
+        "a pattern's value parameter `{name}` is a `number` or a `divergence`, found `{kind}`",
+        help="write `{name}: number` or `{name}: divergence` after the `;`",
+    ),
+    "pattern-value-default": Template(
+        "the default of `{name}` is not a {kind}: `{value}`",
+        expected="{expected}",
     ),
     # ------------------------------------------------------------ lints
     # Warnings (errors under `taskdsl check --strict`): see taskdsl/lints.py.

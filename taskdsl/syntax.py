@@ -48,6 +48,15 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class NumberRef(Ref):
+    """A number standing for a constant wire in an equation (``disc(x) = 1``), typed from
+    the other side; ``name`` is the number as written, ``value`` its value.  A ``Ref``, so
+    that anywhere else it is reported as an unknown name, never a crash."""
+
+    value: int | float = 0
+
+
+@dataclass(frozen=True)
 class Call:
     """An application ``head(arg, ...)``."""
 
@@ -181,8 +190,19 @@ class Trains:
 
 @dataclass(frozen=True)
 class By:
-    divergence: str
+    divergence: str  # the first divergence named
     span: Span = _span()
+    # Every divergence named, one per output wire when more than one (`by l1, ce`), and
+    # each one's numbers in brackets (`kl[2]`); empty when built without them.
+    names: tuple[str, ...] = ()
+    params: tuple[tuple[int | float, ...], ...] = ()
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return self.names or (self.divergence,)
+
+    def params_of(self, index: int) -> tuple[int | float, ...]:
+        return self.params[index] if index < len(self.params) else ()
 
 
 Clause = Trains | By
@@ -219,6 +239,7 @@ class Term:
     weight: int | float | None
     name: str
     span: Span = _span()
+    negated: bool = False  # written after `-` (`fake - real`): its weight counts negated
 
 
 @dataclass(frozen=True)
@@ -264,12 +285,27 @@ PatternItem = ParamSig | DiagramDef | Task | Objective | Claim
 
 
 @dataclass(frozen=True)
+class ValueParam:
+    """After ``;`` in a pattern's parentheses: ``sigma: number`` or ``d: divergence = l1``.
+
+    A value, not a box, bound at ``use``: a number goes into a builtin's brackets
+    (``scale[sigma]``), a divergence into a ``by`` clause (``by d``).
+    """
+
+    name: str
+    kind: str  # "number" or "divergence"
+    default: TypeExpr | int | float | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Pattern:
     name: str
     type_params: tuple[TypeParam, ...]
     params: tuple[str, ...]
     items: tuple[PatternItem, ...]
     span: Span = _span()
+    values: tuple[ValueParam, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -159,4 +159,5 @@ def diagnostic_json(diagnostic: Diagnostic, checked: str) -> dict[str, Any]:
         "expected": diagnostic.expected,
         "found": diagnostic.found,
         "help": diagnostic.help,
+        "note": diagnostic.note,
     }

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskdsl import syntax as ast
-from taskdsl.builtins import ALL_DIVERGENCES, DIVERGENCES
+from taskdsl.builtins import ALL_DIVERGENCES, DIVERGENCE_PARAMS, divergences_for
 from taskdsl.diagrams import Builder, Elaborator, TooLarge, box_budget, describe, finalize
 from taskdsl.elaboration.base import of
 from taskdsl.elaboration.claims import Claims
-from taskdsl.ir import BoxKind, Draw, Equation, Objective, Term
+from taskdsl.ir import BoxKind, Declaration, Draw, Equation, Objective, Term
 from taskdsl.scope import ERROR_TYPE, Scope, suggest
 from taskdsl.source import Span
-from taskdsl.types import WireType
+from taskdsl.types import Signature, WireType
 
 
 class Tasks(Claims):
@@ -67,7 +67,7 @@ class Tasks(Claims):
                 if sides is not None:
                     self.diags.error("two-equations", item.span, name=node.name)
                     continue
-                sides = (el.wire_list(item.lhs)[0], el.wire_list(item.rhs)[0])
+                sides = self._sides(item, builder, el)
                 first, last = item.lhs[0].span, item.rhs[-1].span  # the sides, not the clauses
                 side_spans = [Span(first.file, first.line, first.column, last.end_line,
                                    last.end_column)]
@@ -81,7 +81,8 @@ class Tasks(Claims):
         lhs_types = [builder.wires[w].type for w in lhs_wires]
         rhs_types = [builder.wires[w].type for w in rhs_wires]
         if len(lhs_types) != len(rhs_types) or any(
-            a != b and ERROR_TYPE not in (a, b) for a, b in zip(lhs_types, rhs_types, strict=False)
+            a != b and ERROR_TYPE not in (a, b) and not _comparable(a, b)
+            for a, b in zip(lhs_types, rhs_types, strict=False)
         ):
             self.diags.error("side-types", side_spans[0], lhs=describe(lhs_types),
                              rhs=describe(rhs_types))
@@ -98,9 +99,46 @@ class Tasks(Claims):
         if not learners and not broken:
             self.diags.error("vacuous", node.span, name=node.name)
         trains = self._trains(clauses, learners, scope, quiet=broken)
-        divergences = self._divergences(clauses, lhs_types)
+        divergences, params = self._divergences(clauses, lhs_types, rhs_types)
         return Equation(name, lhs, rhs, trains, divergences, tuple(draws), node.span,
-                        trains_named=any(isinstance(c, ast.Trains) for c in clauses))
+                        trains_named=any(isinstance(c, ast.Trains) for c in clauses),
+                        divergence_params=params if any(params) else ())
+
+    def _sides(self, item: ast.EquationStmt, builder: Builder,
+               el: Elaborator) -> tuple[list[int], list[int]]:
+        """Both sides' output wires; a number on one side (``disc(x) = 1``) becomes a
+        constant box of the type of the output opposite it."""
+        wires: tuple[list[int | ast.NumberRef], list[int | ast.NumberRef]] = ([], [])
+        for side, exprs in zip(wires, (item.lhs, item.rhs), strict=True):
+            for expr in exprs:
+                if isinstance(expr, ast.NumberRef):
+                    side.append(expr)
+                else:
+                    side.extend(el.wire_list([expr])[0])
+        result: tuple[list[int], list[int]] = ([], [])
+        for this, other, out in ((0, 1, result[0]), (1, 0, result[1])):
+            for i, w in enumerate(wires[this]):
+                if not isinstance(w, ast.NumberRef):
+                    out.append(w)
+                    continue
+                opposite = wires[other][i] if i < len(wires[other]) else None
+                if not isinstance(opposite, int):
+                    self.diags.error("literal-side", w.span, found=w.name)
+                    continue
+                wire_type = builder.wires[opposite].type
+                problem = _literal_problem(w.value, wire_type)
+                if problem is not None:
+                    self.diags.error("type-mismatch", w.span,
+                                     where=f"a number opposite `{wire_type.described()}`",
+                                     found=f"{w.name} ({problem})")
+                    out.append(builder.wire(ERROR_TYPE))
+                    continue
+                # Named with its type: `1` on Real[1] and `1` on Class[4] are two constants
+                # (the reasoning tells constants apart by name).
+                name = f"{w.name}:{wire_type.structural()}"
+                out.extend(builder.box(BoxKind.CONST, name, [], [wire_type], w.span,
+                                       decl=_literal_decl(w, wire_type)))
+        return result
 
     def _draw(self, item: ast.Draw, scope: Scope, builder: Builder, el: Elaborator) -> Draw | None:
         decl = scope.boxes.get(item.source)
@@ -165,29 +203,83 @@ class Tasks(Claims):
             chosen.extend(n for n in names if n in learners)
         return tuple(dict.fromkeys(chosen))
 
-    def _divergences(self, clauses: list[ast.Clause], types: list[WireType]) -> tuple[str, ...]:
+    def _divergences(self, clauses: list[ast.Clause], types: list[WireType],
+                     rhs_types: list[WireType] | None = None
+                     ) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]]:
+        """One divergence per compared output (``by d`` for all, ``by d1, d2`` one each, the
+        kinds' defaults otherwise), and each one's numbers in brackets (``kl[2]``)."""
         by = [c for c in clauses if isinstance(c, ast.By)]
         for extra in by[1:]:
             self.diags.error("repeated-clause", extra.span, clause="by")
-        chosen = by[0].divergence if by else None
-        if chosen is not None and chosen not in ALL_DIVERGENCES:
-            self.diags.error("unknown-divergence", by[0].span, name=chosen,
-                             allowed=", ".join(ALL_DIVERGENCES), help=suggest(chosen, ALL_DIVERGENCES))
-            chosen = None
-        result = []
-        for t in types:
-            allowed = DIVERGENCES.get(t.kind)
+        names: list[str | None] = list(by[0].all_names) if by else []
+        params: list[tuple[int | float, ...]] = [by[0].params_of(i) for i in range(len(names))]
+        if len(names) > 1 and len(names) != len(types):
+            self.diags.error("by-count", by[0].span, count=len(names), wires=len(types))
+            names, params = [], []  # the kinds' defaults: no second error from a guess
+        for i, chosen in enumerate(names):
+            if chosen is not None and chosen not in ALL_DIVERGENCES:
+                self.diags.error("unknown-divergence", by[0].span, name=chosen,
+                                 allowed=", ".join(ALL_DIVERGENCES),
+                                 help=suggest(chosen, ALL_DIVERGENCES))
+                names[i], params[i] = None, ()
+            elif chosen is not None:
+                params[i] = self._divergence_params(chosen, params[i], by[0].span)
+        rhs_types = rhs_types if rhs_types is not None else types
+        result: list[str] = []
+        result_params: list[tuple[float, ...]] = []
+        for i, t in enumerate(types):
+            j = i if len(names) > 1 else 0
+            chosen = names[j] if names else None
+            rhs = rhs_types[i] if i < len(rhs_types) else t
+            allowed = divergences_for(t.kind, rhs.kind) if _comparable(t, rhs) else (
+                divergences_for(t.kind, t.kind))
             if allowed is None:  # a type variable or an error: known only at `use`
                 result.append(chosen or "auto")
             elif chosen is None:
                 result.append(allowed[0])
             elif chosen not in allowed:
-                self.diags.error("divergence-type", by[0].span, name=chosen, type=t.described(),
+                if not _comparable(t, rhs):  # `side-types` said it: no guess at a divergence
+                    result.append(allowed[0])
+                    result_params.append(())
+                    continue
+                kinds = t.described() if t.kind == rhs.kind else (
+                    f"{t.described()} with {rhs.described()}")
+                self.diags.error("divergence-type", by[0].span, name=chosen, type=kinds,
                                  allowed=", ".join(allowed))
                 result.append(allowed[0])
             else:
                 result.append(chosen)
-        return tuple(result)
+            kept = params[j] if names and result[-1] == chosen else ()
+            if kept and t.kind != "Class":  # softened class distributions only
+                self.diags.error("divergence-param", by[0].span, name=chosen,
+                                 problem=f"takes a temperature only on Class wires, not on "
+                                         f"`{t.described()}`",
+                                 found=f"{chosen}[{', '.join(map(str, kept))}]",
+                                 help=f"write `by {chosen}` here")
+                kept = ()
+            result_params.append(tuple(float(p) for p in kept))
+        return tuple(result), tuple(result_params)
+
+    def _divergence_params(self, name: str, params: tuple[int | float, ...],
+                           span: Span) -> tuple[int | float, ...]:
+        """``name``'s numbers in brackets, checked: at most its one parameter, positive."""
+        if not params:
+            return ()
+        meaning = DIVERGENCE_PARAMS.get(name)
+        if meaning is None:
+            takes = list(DIVERGENCE_PARAMS)
+            self.diags.error("divergence-param", span, name=name,
+                             problem="takes no number in brackets",
+                             found=f"{name}[{', '.join(map(str, params))}]",
+                             help="only " + ", ".join(f"`{n}[...]`" for n in takes) + " takes one")
+            return ()
+        if len(params) != 1 or params[0] <= 0:
+            self.diags.error("divergence-param", span, name=name,
+                             problem=f"takes one positive number in brackets, its {meaning[0]}",
+                             found=f"{name}[{', '.join(map(str, params))}]",
+                             help=f"write `{name}[2]` for a {meaning[0]} of 2")
+            return ()
+        return params
 
     # ------------------------------------------------------- objectives
     def _objective(self, name: str, scope: Scope, stack: list[str]) -> Objective | None:
@@ -202,9 +294,12 @@ class Tasks(Claims):
         budget = box_budget()
         for term in node.terms:
             weight = 1.0 if term.weight is None else float(term.weight)
-            if weight <= 0:
+            if term.negated:
+                weight = -weight
+            if weight == 0:
                 self.diags.error("objective-weight", term.span, weight=str(term.weight))
             if term.name in scope.tasks:
+                self._signed(weight, scope.tasks[term.name], term)
                 terms.append(Term(weight, scope.tasks[term.name]))
             elif term.name in scope.objective_nodes or term.name in scope.objectives:
                 try:
@@ -223,6 +318,8 @@ class Tasks(Claims):
                         # Kept empty, so that the objectives using it do not build it again.
                         scope.objectives[name] = Objective(name, (), node.span)
                         return None
+                    for t in inner.terms:
+                        self._signed(weight * t.weight, t.equation, term)
                     terms.extend(Term(weight * t.weight, t.equation) for t in inner.terms)
             else:
                 self.diags.error("undefined", term.span, what="task or objective", name=term.name,
@@ -230,3 +327,40 @@ class Tasks(Claims):
         objective = Objective(name, tuple(terms), node.span)
         scope.objectives[name] = objective
         return objective
+
+    def _signed(self, weight: float, equation: Equation, term: ast.Term) -> None:
+        """A negative weight maximises its task: only a linear critic (``wass``) has a
+        maximum worth seeking, so any other divergence there is an error."""
+        others = [d for d in equation.divergences if d not in ("wass", "auto")]
+        if weight < 0 and others:
+            shown = _weight_text(term)
+            self.diags.error("objective-sign", term.span, weight=shown, name=equation.name,
+                             divergences=", ".join(dict.fromkeys(others)))
+
+
+def _weight_text(term: ast.Term) -> str:
+    weight = 1 if term.weight is None else term.weight
+    return f"-{weight}" if term.negated else str(weight)
+
+
+def _comparable(lhs: WireType, rhs: WireType) -> bool:
+    """Sides of two kinds some divergence compares (``Gaussian[d]`` with ``Real[d]``)."""
+    return lhs == rhs or (lhs.kind != rhs.kind and lhs.shape == rhs.shape
+                          and divergences_for(lhs.kind, rhs.kind) is not None)
+
+
+def _literal_problem(value: int | float, wire_type: WireType) -> str | None:
+    """Why ``value`` cannot be a constant on ``wire_type``: a class index out of range, or
+    a bit probability outside [0, 1]; None where it can."""
+    if wire_type.kind in ("Class", "Tokens") and isinstance(wire_type.shape[0], int) and (
+            not float(value).is_integer() or not 0 <= value < wire_type.shape[0]):
+        return "not one of its classes"
+    if wire_type.kind == "Binary" and not 0 <= value <= 1:
+        return "not a probability in [0, 1]"
+    return None
+
+
+def _literal_decl(literal: ast.NumberRef, wire_type: WireType) -> Declaration:
+    """The constant a number in an equation stands for, as a declaration would give it."""
+    return Declaration(literal.name, BoxKind.CONST, Signature((), (wire_type,)),
+                       value=literal.value, span=literal.span)

@@ -245,6 +245,10 @@ class ToAst:
         args = tuple(_nodes(children[1:]))
         return ast.Ref(name, args, self._span(meta))
 
+    def literal(self, meta, children):
+        value = _nodes(children)[0]
+        return ast.NumberRef(str(value), (), self._span(meta), value)
+
     # -- tasks
     def draw(self, meta, children):
         targets, (source, _) = _nodes(children)
@@ -259,7 +263,15 @@ class ToAst:
         return ast.Trains(refs, self._span(meta))
 
     def by_clause(self, meta, children):
-        return ast.By(_tokens(children, "NAME")[0].value, self._span(meta))
+        items = _nodes(children)
+        names = tuple(name for name, _ in items)
+        params = tuple(p for _, p in items)
+        if len(names) == 1 and not params[0]:  # the plain `by d`, as it always was
+            return ast.By(names[0], self._span(meta))
+        return ast.By(names[0], self._span(meta), names, params)
+
+    def by_item(self, meta, children):
+        return _tokens(children, "NAME")[0].value, tuple(_nodes(children))
 
     def equation(self, meta, children):
         nodes = _nodes(children)
@@ -276,6 +288,10 @@ class ToAst:
         weight = nodes[0] if len(nodes) == 2 else None
         name, span = nodes[-1]
         return ast.Term(weight, name, self._span(meta) if weight is not None else span)
+
+    def negated_term(self, meta, children):
+        term = self.term(meta, children)
+        return ast.Term(term.weight, term.name, term.span, negated=True)
 
     def objective(self, meta, children):
         return ast.Objective(children[1].value, tuple(_nodes(children)), self._span(meta))
@@ -312,13 +328,22 @@ class ToAst:
     def param_sig(self, meta, children):
         return ast.ParamSig(children[0].value, _nodes(children)[0], self._span(meta))
 
+    def value_param(self, meta, children):
+        names = _tokens(children, "NAME")
+        default = _nodes(children)[0] if _nodes(children) else None
+        return ast.ValueParam(names[0].value, names[1].value, default, self._span(meta))
+
+    def value_params(self, meta, children):
+        return list(_nodes(children))  # a list: the pattern's type parameters are a tuple
+
     def pattern(self, meta, children):
         name = children[1].value
         type_params = next((c for c in children if isinstance(c, tuple)), ())
+        values = tuple(next((c for c in children if isinstance(c, list)), ()))
         rpar = next(i for i, c in enumerate(children) if isinstance(c, Token) and c.type == "RPAR")
         params = tuple(t.value for t in _tokens(children[2:rpar], "NAME"))
         items = tuple(c for c in _nodes(children[rpar:]) if not isinstance(c, tuple))
-        return ast.Pattern(name, type_params, params, items, self._span(meta))
+        return ast.Pattern(name, type_params, params, items, self._span(meta), values)
 
     def use_arg(self, meta, children):
         return ast.UseArg(children[0].value, _nodes(children)[0], self._span(meta))

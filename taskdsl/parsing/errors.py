@@ -51,6 +51,7 @@ TOKEN_WORDS: dict[str, str] = {
     "EQUAL": "`=`",
     "COLON": "`:`",
     "COMMA": "`,`",
+    "SEMICOLON": "`;`",
     "DOT": "`.`",
     "PLUS": "`+`",
     "STAR": "`*`",

@@ -20,7 +20,7 @@ from taskdsl.cli import main
 ROOT = Path(__file__).parents[2]
 GOLDEN = Path(__file__).parent / "golden" / "errors"
 FIELDS = {"file", "line", "column", "end_line", "end_column", "severity", "code", "message",
-          "expected", "found", "help"}
+          "expected", "found", "help", "note"}
 
 CLEAN = "learner get : Real[4] -> Class[10]\n"
 BROKEN = "learner get : Real[4] -> Class[10]\ndef f = gett\n"
@@ -44,7 +44,7 @@ def test_json_reports_each_diagnostic_with_its_position(capsys: pytest.CaptureFi
     assert found == {
         "file": "undefined_name.task", "line": 11, "column": 5, "end_line": 11, "end_column": 9,
         "severity": "error", "code": "undefined", "message": "undefined name `gett`",
-        "expected": None, "found": None, "help": "did you mean `get`?",
+        "expected": None, "found": None, "help": "did you mean `get`?", "note": None,
     }
     assert out.err == ""  # nothing for a human on stderr: the array says it all
 

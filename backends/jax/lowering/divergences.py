@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from taskdsl.builtins import DIVERGENCES
+from taskdsl.builtins import CROSS_DIVERGENCES, DIVERGENCES
 from taskdsl.types import WireType
 
 from .values import Value, sides_differ, unknown_name, wrong_kind
@@ -31,6 +31,10 @@ Divergence = Callable[[Value, Value], jax.Array]
 # The divergences each kind of wire may be compared by, and the default (the
 # first): one table, shared with the checker (docs/design.md, dynamic semantics).
 ALLOWED: dict[str, frozenset[str]] = {kind: frozenset(names) for kind, names in DIVERGENCES.items()}
+# The divergences that compare sides of two different kinds (a distribution on the left,
+# Real data on the right), by (lhs kind, rhs kind).
+CROSS: dict[tuple[str, str], frozenset[str]] = {
+    kinds: frozenset(names) for kinds, names in CROSS_DIVERGENCES.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -112,12 +116,65 @@ def kl_gaussian(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = N
     return per_dim.reshape(per_dim.shape[0], -1).sum(axis=1)
 
 
+def nll_bernoulli(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+                  rhs_logits: jax.Array | None = None) -> jax.Array:
+    """``-log p(rhs)`` under independent Bernoullis of probabilities ``lhs`` (from its
+    logits where a learner gave them), summed over the bits: the reconstruction term of a
+    Bernoulli VAE.  ``rhs`` may be any numbers in [0, 1] (a grey image), not only bits."""
+    if lhs_logits is not None:
+        per_bit = optax.sigmoid_binary_cross_entropy(lhs_logits, rhs)
+    else:
+        per_bit = -(rhs * safe_log(lhs) + (1.0 - rhs) * safe_log(1.0 - lhs))
+    return per_bit.reshape(per_bit.shape[0], -1).sum(axis=1)
+
+
+def nll_gaussian(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+                 rhs_logits: jax.Array | None = None) -> jax.Array:
+    """``-log N(rhs; mean, exp(logvar))`` for a ``(B, 2, d...)`` stack of mean and
+    log-variance on the left and ``(B, d...)`` Real data on the right, summed over
+    dimensions: heteroscedastic regression's loss,
+    ``½ (log 2π + logvar + (y - mean)² e^{-logvar})``."""
+    mean, logvar = lhs[:, 0], lhs[:, 1]
+    per_dim = 0.5 * (jnp.log(2.0 * jnp.pi) + logvar + jnp.square(rhs - mean) * jnp.exp(-logvar))
+    return per_dim.reshape(per_dim.shape[0], -1).sum(axis=1)
+
+
+def hinge(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+          rhs_logits: jax.Array | None = None) -> jax.Array:
+    """The hinge loss with margin 1, mean over elements: ``max(0, 1 - y·s)`` for scores
+    ``s`` (lhs) and targets ``y`` (rhs, ±1) on Real wires."""
+    return per_example(jax.nn.relu(1.0 - rhs * lhs))
+
+
+def hinge_classes(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+                  rhs_logits: jax.Array | None = None) -> jax.Array:
+    """The multiclass hinge loss with margin 1 (Crammer and Singer, 2001) on class scores,
+    ``max(0, 1 + max_{j≠y} s_j - s_y)``: ``s`` the lhs's logits (its probabilities where it
+    has none), ``y`` the most likely class of the rhs; for Tokens, averaged over positions."""
+    scores = lhs if lhs_logits is None else lhs_logits
+    target = jax.nn.one_hot(jnp.argmax(rhs, axis=-1), rhs.shape[-1], dtype=scores.dtype)
+    true_score = jnp.sum(scores * target, axis=-1)
+    other = jnp.max(jnp.where(target > 0, -jnp.inf, scores), axis=-1)
+    return per_example(jax.nn.relu(1.0 + other - true_score))
+
+
+def wass(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+         rhs_logits: jax.Array | None = None) -> jax.Array:
+    """The linear critic term of a Wasserstein GAN: ``lhs - rhs``, mean over elements,
+    *signed*: ``critic(x) = 0 by wass`` is the critic's mean output, to be minimised or,
+    with a negative weight in an objective, maximised."""
+    return per_example(lhs - rhs)
+
+
 FUNCTIONS: dict[str, Callable[..., jax.Array]] = {
-    "mse": mse, "l1": l1, "huber": huber, "ce": ce, "bce": bce, "kl": kl}
+    "mse": mse, "l1": l1, "huber": huber, "ce": ce, "bce": bce, "kl": kl,
+    "nll": nll_bernoulli, "hinge": hinge, "wass": wass}
 """Each divergence an equation may name (``by NAME``), by name; see :func:`function`."""
 
 # The divergences whose form depends on the wire's kind.
-BY_KIND: dict[tuple[str, str], Callable[..., jax.Array]] = {("kl", "Gaussian"): kl_gaussian}
+BY_KIND: dict[tuple[str, str], Callable[..., jax.Array]] = {
+    ("kl", "Gaussian"): kl_gaussian, ("nll", "Gaussian"): nll_gaussian,
+    ("hinge", "Class"): hinge_classes, ("hinge", "Tokens"): hinge_classes}
 
 
 def function(name: str, kind: str) -> Callable[..., jax.Array]:
@@ -150,6 +207,11 @@ def check_sides(name: str, lhs: WireType, rhs: WireType, lhs_shape: tuple[int, .
                 rhs_shape: tuple[int, ...] | None = None) -> None:
     """Refuse comparing sides of different shapes or wire types, or of a kind ``name`` is
     not defined for."""
+    if (lhs.kind, rhs.kind) in CROSS and lhs.shape == rhs.shape:
+        if name not in CROSS[lhs.kind, rhs.kind]:
+            raise wrong_kind("divergence", name, f"{lhs.kind} and {rhs.kind}",
+                             (k for k, names in ALLOWED.items() if name in names))
+        return
     if lhs_shape is not None and tuple(lhs_shape) != tuple(rhs_shape or ()):
         raise sides_differ(name, "shapes", tuple(lhs_shape), tuple(rhs_shape or ()))
     if lhs != rhs:

@@ -268,12 +268,42 @@ def plan_equation(name: str, index: int, weight: float, equation: Equation,
     sides = (*equation.lhs.outputs, *equation.rhs.outputs)
     plan = plan_boxes(unique_boxes(equation), wires, outputs=sides, index=index, mode=mode)
     terms = []
-    for divergence, lw, rw in zip(equation.divergences, equation.lhs.outputs,
-                                  equation.rhs.outputs, strict=True):
+    for i, (divergence, lw, rw) in enumerate(zip(equation.divergences, equation.lhs.outputs,
+                                                 equation.rhs.outputs, strict=True)):
         lt, rt = plan.types[lw], plan.types[rw]
         check_sides(divergence, lt, rt)
+        if divergence == "kl" and equation.params_of(i):
+            plan, lw, rw = _tempered(plan, (lw, rw), equation.params_of(i)[0], equation)
         terms.append(Term(divergence, function(divergence, lt.kind), lw, rw))
     return EquationPlan(name, index, weight, trains, plan, tuple(terms), equation)
+
+
+def _tempered(plan: Plan, sides: tuple[int, int], temperature: float,
+              equation: Equation) -> tuple[Plan, int, int]:
+    """``by kl[T]``: each side that has logits (a learner's output) compared through
+    ``softmax(logits / T)``, as steps of the plan (``scale`` then the wire's softmax) on
+    fresh wires, so that the compiled module writes them as it writes any step."""
+    if temperature == 1:
+        return plan, *sides
+    steps, slots, types = list(plan.steps), dict(plan.slots), dict(plan.types)
+    boxes = {**equation.lhs.producers, **equation.rhs.producers}
+    fresh = max(types) + 1
+    out = []
+    for wire in sides:
+        logits = plan.logits(wire)
+        if logits is None:
+            out.append(wire)
+            continue
+        box, squash = boxes[wire], SQUASH[types[wire].kind]
+        tempered = (fresh, LOGITS)
+        steps.append(Step(BUILTINS["scale"].fn, (Ref(logits), Literal(1.0 / temperature)),
+                          (tempered,), box, what="tempered logits"))
+        steps.append(Step(squash, (Ref(tempered),), ((fresh, VALUE),), box))
+        slots[fresh], types[fresh] = ((fresh, VALUE), tempered), types[wire]
+        out.append(fresh)
+        fresh += 1
+    used = plan.used | frozenset(out)
+    return Plan(tuple(steps), slots, types, used), out[0], out[1]
 
 
 def plan_diagram(diagram: Diagram, mode: Mode = Mode.EVAL) -> Plan:

@@ -35,7 +35,7 @@ from taskdsl.backends.jax.lowering.interpret import Mode, plan_diagram
 from taskdsl.backends.jax.lowering.lower import LoadedLearner, Lowered, lower
 from taskdsl.backends.jax.training.runs import Run
 from taskdsl.backends.jax.training.settings import resolve
-from taskdsl.builtins import BUILTINS, DISTRIBUTIONS, DIVERGENCES
+from taskdsl.builtins import BUILTINS, CROSS_DIVERGENCES, DISTRIBUTIONS, DIVERGENCES
 from taskdsl.ir import BoxKind, Program
 from tests.backends.jax.compiled_modules import (
     TINY,
@@ -46,6 +46,9 @@ from tests.backends.jax.compiled_modules import (
 )
 
 B = 3
+
+# Data of the shape of a distribution's wire, for the divergences comparing the two.
+DATA_OF = {("Gaussian", "Real"): "y", ("Binary", "Real"): "half(y)"}
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 # A wire type of each kind, and a learner that gives it from Real[4].
@@ -142,6 +145,15 @@ def contract_text() -> str:
         for name in divergences:
             tasks.append(f"task by_{name}_{kind}:\n    x, y <- reals\n"
                          f"    {LEARNERS[kind]}(x) = {LEARNERS[kind]}(y)   by {name}")
+    for (kind, data), divergences in CROSS_DIVERGENCES.items():  # a distribution and data
+        for name in divergences:
+            tasks.append(f"task by_{name}_{kind}_{data}:\n    x, y <- reals\n"
+                         f"    {LEARNERS[kind]}(x) = {DATA_OF[kind, data]}   by {name}")
+    # A temperature (steps of its own), one divergence per output, and a number as a side.
+    tasks.append("task by_kl_tempered:\n    x, y <- reals\n    cls(x) = cls(y)   by kl[2]")
+    tasks.append("task by_each_output:\n    x, y <- reals\n"
+                 "    f(x), cls(x) = y, cls(y)   by l1, hinge")
+    tasks.append("task by_a_number:\n    x, _ <- reals\n    f(x) = 1   by hinge")
     names = re.findall(r"^task (\w+):", "\n".join(tasks), re.MULTILINE)
     return "\n".join([*lines, *tasks, f"objective contract = {' + '.join(names)}"]) + "\n"
 
@@ -246,11 +258,16 @@ def test_the_contract_uses_every_entry(program: Program) -> None:
              for b in boxes if b.kind is BoxKind.RANDOM}
     assert drawn == {(d, k) for k, ds in DISTRIBUTIONS.items() for d in ds}
     constants = {program.declarations[b.name].signature.outputs[0].kind
-                 for b in boxes if b.kind is BoxKind.CONST}
+                 for b in boxes if b.kind is BoxKind.CONST and b.name in program.declarations}
     assert constants == set(TYPES)
     compared = {(d, t.equation.lhs.wires[w].type.kind) for t in objective.terms
                 for d, w in zip(t.equation.divergences, t.equation.lhs.outputs, strict=True)}
     assert compared >= {(n, k) for k, ns in DIVERGENCES.items() for n in ns}
+    across = {(d, t.equation.lhs.wires[lw].type.kind, t.equation.rhs.wires[rw].type.kind)
+              for t in objective.terms
+              for d, lw, rw in zip(t.equation.divergences, t.equation.lhs.outputs,
+                                   t.equation.rhs.outputs, strict=True)}
+    assert across >= {(n, *k) for k, ns in CROSS_DIVERGENCES.items() for n in ns}
 
 
 # ------------------------------------------------------------ inside a loaded run
