@@ -536,6 +536,9 @@ NOTES: dict[str, str] = {
         "module's docstring)",
     "wrote": "wrote {path}",
     "aborted": "interrupted",
+    "terminated":
+        "terminated: SIGTERM, and no step ended within {seconds} s (a long compile or step), "
+        "so the run stopped without saving; `--resume` continues from its last checkpoint",
     # taskdsl report: what the page says about what it could not show
     "report-torn-line":
         "the last line of {file} was cut off (the run stopped while logging it) and is left out",

@@ -26,6 +26,12 @@ module's ``make_train_step`` applies them with ``scheduled``, as training does.
 A train block with a schedule and no ``phases`` given is refused rather than
 compiled into a step that updates every learner every step.
 
+Optimizers: given the run's resolved ``optimizer`` setting (``optimizer=``), the
+module holds its plan as ``OPTIMIZER`` (plain tuples: each learner's optax
+optimizer, learning-rate schedule and ``clip``) and ``optimizer_of``, copied from
+``optimizers.py``; its ``make_train_step(apply, None, batch_size)`` then builds
+exactly the optimizer a run trains with.
+
 Loaded learners (``impl get = load("RUN_DIR")``, and ``fixed`` boxes, which
 can only be loaded) are frozen exactly as the lowering freezes them
 (``taskdsl.queries.frozen_boxes``): left out of every equation's ``route`` and
