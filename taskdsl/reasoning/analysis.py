@@ -34,6 +34,7 @@ class Report:
     objective: str
     tasks: list[str]
     distributional: list[str] = field(default_factory=list)
+    unequal: list[str] = field(default_factory=list)
     redundant: list[tuple[str, list[str]]] = field(default_factory=list)
     adversarial: list[tuple[list[str], str]] = field(default_factory=list)
     unconstrained: list[str] = field(default_factory=list)
@@ -136,7 +137,7 @@ def _becomes(program: Program, theory: Theory, name: str, others: list[str]) -> 
 def analyse(program: Program, objective: Objective) -> Report:
     names = list(dict.fromkeys(t.equation.name for t in objective.terms))
     theory = build(program, names)
-    report = Report(objective.name, names, list(theory.distributional))
+    report = Report(objective.name, names, list(theory.distributional), list(theory.unequal))
     pointwise = list(theory.tasks)
     everything = _clash(theory, pointwise)
     if everything is not None:
@@ -168,6 +169,8 @@ def render(report: Report) -> str:
     lines = [messages.ANALYSE_OBJECTIVE.format(name=report.objective, tasks=", ".join(report.tasks))]
     if report.distributional:
         lines.append(messages.ANALYSE_DISTRIBUTIONAL.format(names=", ".join(report.distributional)))
+    if report.unequal:
+        lines.append(messages.ANALYSE_UNEQUAL.format(names=", ".join(report.unequal)))
     for names, clash in report.adversarial:
         lines.append(messages.ANALYSE_ADVERSARIAL.format(names=" and ".join(names), clash=clash))
     for name, others in report.redundant:

@@ -64,6 +64,8 @@ def _names(outcome: Outcome) -> str:
 
 def _undecided(outcome: Outcome, claim: Claim, seconds: float) -> tuple[str, str]:
     """Why a claim was left undecided, and what to do about it."""
+    if not claim.goal.is_equality:
+        return messages.CLAIM_UNEQUAL.format(goal=claim.text), messages.CLAIM_UNEQUAL_HELP
     if distributional(claim.goal):
         return (messages.CLAIM_DISTRIBUTIONAL.format(goal=claim.text),
                 messages.CLAIM_DISTRIBUTIONAL_HELP)

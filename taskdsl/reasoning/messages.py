@@ -13,6 +13,8 @@ UNBOUND = ("`{name}` in the goal is not drawn from a source in any task of {path
            "say where it comes from, e.g. `{name} <- SOURCE; {goal}`")
 DISTRIBUTIONAL_GOAL = ("undecided: `{goal}` holds only in distribution (each side draws what the "
                        "other does not), so it has no pointwise proof")
+UNEQUAL_GOAL = ("undecided: `{goal}` is not an equation (its divergence is a critic, a margin "
+                "or a likelihood of another kind of value), so there is nothing to prove")
 PROVED = "proved: {goal}"
 FROM = "  from: {names}"
 STEP = "  {n:>3}. = {term}    by {rule} ({direction}) at {subterm}"
@@ -25,9 +27,13 @@ WITNESS = "  the goal fails at {env}: {lhs} = {lhs_value} but {rhs} = {rhs_value
 UNDECIDED = ("undecided: {goal} was not proved within {iterations} e-graph iterations, "
              "and no countermodel with types of up to {max_size} values was found")
 IGNORED = "  (not used: {names} — equal only in distribution)"
+IGNORED_UNEQUAL = ("  (not used: {names} — not equations: a critic, a margin or a likelihood "
+                   "drives its sides apart or compares unlike things)")
 BUILTIN_NOTE = "  (builtins are read as tables obeying the law table, not as arithmetic)"
 ANALYSE_OBJECTIVE = "objective {name}: {tasks}"
 ANALYSE_DISTRIBUTIONAL = "  in distribution only (not used as rewrite rules): {names}"
+ANALYSE_UNEQUAL = ("  not equations (a critic, a margin or a likelihood; not used as rewrite "
+                   "rules): {names}")
 ANALYSE_REDUNDANT = "  redundant: {name} follows from {names}"
 ANALYSE_ADVERSARIAL = ("  adversarial: {names} cannot all hold: they make {clash} "
                        "(a game, not an error: the tasks pull against each other)")
@@ -51,6 +57,9 @@ CLAIM_UNDECIDED = "claim `{name}` could not be checked: {why}"
 CLAIM_DISTRIBUTIONAL = ("`{goal}` holds only in distribution (each side draws what the other "
                         "does not), so it has no pointwise proof")
 CLAIM_DISTRIBUTIONAL_HELP = "a claim must hold for every draw; state it over the same draws"
+CLAIM_UNEQUAL = ("`{goal}` is not an equation (its divergence is a critic, a margin or a "
+                 "likelihood of another kind of value)")
+CLAIM_UNEQUAL_HELP = "claim an equation between values of one type, compared by a distance"
 CLAIM_BUDGET = ("`{goal}` was neither proved from {names} within {iterations} e-graph "
                 "iterations and {seconds} s, nor refuted by a countermodel with types of up "
                 "to {max_size} values")

@@ -46,6 +46,7 @@ class Outcome:
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     symbols: dict[str, Symbol] = field(default_factory=dict)
     type_names: dict[str, str] = field(default_factory=dict)  # type key -> the file's alias
+    unequal: list[str] = field(default_factory=list)  # tasks that are not equations, not used
     closest: list[tuple[Term, Term]] = field(default_factory=list)  # where an undecided goal got
 
 
@@ -59,8 +60,8 @@ def prove(program: Program, goal: Goal, using: list[str] | None = None,
     out = Outcome(Verdict.UNDECIDED, goal_rules, rules, list(theory.tasks), theory.distributional,
                   builtins=any(s.kind == "builtin" for s in theory.reader.symbols.values()),
                   sources=theory.sources(), symbols=theory.reader.symbols,
-                  type_names=type_names(program))
-    if distributional(goal.equation):
+                  type_names=type_names(program), unequal=list(theory.unequal))
+    if distributional(goal.equation) or not goal.equation.is_equality:
         return out
     graph = Saturation(theory.reader.symbols, rules)
     pairs = [(r.lhs, r.rhs) for r in goal_rules]
@@ -106,6 +107,8 @@ def render(outcome: Outcome, goal: Goal) -> str:
         lines.extend(_model(outcome.model, outcome))
         if outcome.builtins:
             lines.append(messages.BUILTIN_NOTE)
+    elif not goal.equation.is_equality:
+        lines.append(messages.UNEQUAL_GOAL.format(goal=goal.text))
     elif distributional(goal.equation):
         lines.append(messages.DISTRIBUTIONAL_GOAL.format(goal=goal.text))
     else:
@@ -114,6 +117,8 @@ def render(outcome: Outcome, goal: Goal) -> str:
         lines.extend(reached(outcome))
     if outcome.ignored:
         lines.append(messages.IGNORED.format(names=", ".join(outcome.ignored)))
+    if outcome.unequal:
+        lines.append(messages.IGNORED_UNEQUAL.format(names=", ".join(outcome.unequal)))
     return "\n".join(lines)
 
 

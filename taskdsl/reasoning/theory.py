@@ -22,6 +22,8 @@ class Theory:
     reader: Reader
     tasks: dict[str, list[Rule]] = field(default_factory=dict)
     distributional: list[str] = field(default_factory=list)
+    # Tasks that are not equations at all (a critic, a margin, a likelihood: Equation.is_equality).
+    unequal: list[str] = field(default_factory=list)
     refinements: list[Rule] = field(default_factory=list)
 
     def rules(self, tasks: list[str] | None = None) -> list[Rule]:
@@ -50,6 +52,9 @@ def build(program: Program, tasks: list[str] | None = None) -> Theory:
     theory = Theory(program, Reader(program))
     for name, eq in program.tasks.items():
         if tasks is not None and name not in tasks:
+            continue
+        if not eq.is_equality:
+            theory.unequal.append(name)
             continue
         if distributional(eq):
             theory.distributional.append(name)
