@@ -52,9 +52,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from taskdsl.ir import Program
 
+from .. import trust
 from ..lowering.lower import Lowered, LowerError, make_train_step
 from ..messages import note, phrase
-from ..nets import NetError
+from ..nets import NETS, NetError
 from . import errors, lock, sharding, stopping, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
@@ -216,6 +217,9 @@ def _write_config(out: Path, program: Program, objective: str, settings: Setting
         "overrides": list(overrides),
         "seed": settings.seed,
         "learners": list(lowered.learner_names),
+        # What resolving its nets imports: `eval` and `load(...)` refuse a run whose
+        # imports the trust policy does not allow (docs/security.md).
+        "imports": trust.imports({**program.impls, **settings.impls}, NETS),
         "data": {r.key: {"source": r.source, "binding": sources[r.source].binding}
                  for r in lowered.data_requests()},
         "resumed": previous is not None,

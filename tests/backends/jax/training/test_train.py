@@ -125,6 +125,7 @@ def test_a_run_writes_metrics_config_and_checkpoints(reference: RunResult) -> No
     assert config["objective"] == "both"
     assert config["source"] == TINY
     assert config["seed"] == 0
+    assert config["imports"] == []  # only built-in nets: nothing for the trust policy to allow
     assert config["settings"]["batch"] == 16 and config["settings"]["steps"] == STEPS
     assert config["overrides"] == list(LONG)
     assert config["settings"]["data"] == {"sprites": "datasets.sprites(n = 256, size = 8)"}
