@@ -91,7 +91,7 @@ SETTINGS = {
 NETS = ("nets.mlp", "nets.cnn", "nets.conv_encoder", "nets.conv_decoder", "nets.unet",
         "nets.text_encoder", "nets.text_decoder", "nets.text_editor", "load")
 DATASETS = ("datasets.mnist", "datasets.digits", "datasets.sprites", "datasets.sentiment",
-            "datasets.npz")
+            "datasets.npz", "datasets.images", "datasets.csv")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _IMPORT = re.compile(r'^\s*import\s+([A-Za-z_]\w*)(?:\s+from\s+([A-Za-z_]\w*|"(?:[^"\\\n]|\\.)*"))?')

@@ -8,6 +8,9 @@ runs ``taskdsl data fetch``. These modules use numpy (and platformdirs) only; no
 :func:`problems` and :func:`describe` answer, without loading anything, what is wrong
 with a name and options and which fields they would give; ``load`` raises the first of
 the same problems, so a check and a run agree.
+
+A name with a dot (``data pts = mypkg.data.load(n = 100)``) is a user's loader, resolved
+through the trust boundary by :mod:`.user`; the same three functions answer for it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..messages import Problem, listed, problem, suggestion
+from . import user
 from .base import DataError, Dataset, Description, FieldSpec, option_problem
 from .digits import DIGITS, load_digits
+from .images import IMAGES, load_images
 from .mnist import MNIST, load_mnist, parse_idx, read_idx
 from .npz import NPZ, load_npz
 from .sentiment import SENTIMENT, Tokenizer, load_sentiment
@@ -30,6 +35,7 @@ from .sprites import (
     load_sprites,
     render,
 )
+from .table import CSV, load_csv
 
 LOADERS: dict[str, Callable[..., Dataset]] = {
     "mnist": load_mnist,
@@ -37,6 +43,8 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "sprites": load_sprites,
     "sentiment": load_sentiment,
     "npz": load_npz,
+    "images": load_images,
+    "csv": load_csv,
 }
 
 DESCRIPTIONS: dict[str, Description] = {
@@ -45,12 +53,14 @@ DESCRIPTIONS: dict[str, Description] = {
     "sprites": SPRITES,
     "sentiment": SENTIMENT,
     "npz": NPZ,
+    "images": IMAGES,
+    "csv": CSV,
 }
 """What checks know of each data set without loading it; a loader without a description
 (a user's) has its option names checked, its fields only when loaded."""
 
 PREFIX = "datasets."
-READS_FIELDS = frozenset({"npz"})
+READS_FIELDS = frozenset({"npz", "images", "csv"})
 """Data sets whose fields are read from their file, so a bad file shows in a check."""
 
 
@@ -58,6 +68,8 @@ def problems(name: object, options: Mapping[str, object], *, files: bool = True
              ) -> list[Problem]:
     """Everything wrong with data set ``name`` and ``options`` that shows without loading
     it: the name, each option's name and value, and (with ``files``) a missing file."""
+    if user.is_user(name):  # a user's loader by dotted path, through the trust boundary
+        return user.problems(name, options)  # type: ignore[arg-type]
     loader = LOADERS.get(name) if isinstance(name, str) else None
     if loader is None:
         known = [f"{PREFIX}{n}" for n in LOADERS]
@@ -96,6 +108,13 @@ def problems(name: object, options: Mapping[str, object], *, files: bool = True
 def describe(name: object, options: Mapping[str, object]) -> dict[str, FieldSpec] | None:
     """The fields data set ``name`` gives with ``options``, in order, without loading it;
     ``None`` when that is not known (no description, or options with problems)."""
+    if user.is_user(name):
+        if problems(name, options):
+            return None
+        try:
+            return user.describe(name, options)  # type: ignore[arg-type]
+        except DataError:
+            return None
     description = DESCRIPTIONS.get(name) if isinstance(name, str) else None
     if description is None or problems(name, options, files=False):
         return None
@@ -116,6 +135,8 @@ def load(name: str, **options: object) -> Dataset:
     found = problems(name, options, files=False)
     if found:
         raise DataError(found[0])
+    if user.is_user(name):
+        return user.load(name, options)
     return LOADERS[name](**options)
 
 
@@ -132,7 +153,9 @@ __all__ = [
     "describe",
     "edit_attributes",
     "load",
+    "load_csv",
     "load_digits",
+    "load_images",
     "load_mnist",
     "load_npz",
     "load_sentiment",

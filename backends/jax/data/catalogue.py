@@ -14,7 +14,13 @@ ORIGINS = {
     "digits": "shipped with taskdsl (1,797 8x8 digits, UCI ML repository, CC BY 4.0)",
     "sprites": "generated on the fly, nothing to fetch",
     "npz": "the user's own .npz file, named by `path = \"FILE.npz\"`",
+    "images": "the user's own folder of images, one sub-folder per class, `path = \"FOLDER\"`",
+    "csv": "the user's own .csv/.tsv file with a header line, `path = \"FILE.csv\"`",
 }
+
+
+USER_LOADER = "package.module.function(...)"
+"""How ``data list`` shows a user's loader by dotted path (``data/user.py``)."""
 
 
 def spec_text(name: str, spec: FieldSpec) -> str:
@@ -40,6 +46,8 @@ def rows() -> list[tuple[str, str, str]]:
         else:
             where = ORIGINS.get(name, "")
         found.append((f"datasets.{name}", shown, where))
+    found.append((USER_LOADER, "the arrays it returns, by name",
+                  "your own Python function, imported once allowed (--allow-import PACKAGE)"))
     return found
 
 

@@ -212,3 +212,83 @@ def npz_object(file: object, name: str) -> str:
 def npz_bad_marks(file: object, name: str | None, what: str) -> str:
     return (f"array {name!r} of {file} cannot split the rows: it has {what}; expected one "
             "value per row, \"train\"/\"test\", 0/1 or false/true (true: test)")
+
+
+# ---------------------------------------------------------------------- datasets.images
+
+
+def missing_folder(dataset: str, folder: Path) -> Problem:
+    """``path =`` names no folder: a located error, never a fall back to other data."""
+    found = wording.problem("data-missing-file", dataset=dataset, filename=str(folder),
+                            looked="", howto="")
+    return replace(found, message=f"cannot find folder {folder} for data set `{dataset}`",
+                   help="`path` names a folder holding one sub-folder of images per class "
+                        "(or train/ and test/ holding those), read from the current "
+                        "directory when relative")
+
+
+def images_no_classes(folder: object) -> str:
+    return (f"{folder} has no sub-folders: put each class's images in a sub-folder named "
+            "after the class")
+
+
+def images_empty_class(folder: object) -> str:
+    return f"class folder {folder} holds no image Pillow can read by its suffix"
+
+
+def images_parts_differ(folder: object) -> str:
+    return (f"{folder}/train and {folder}/test must hold the same class sub-folders, so a "
+            "class has one index in both")
+
+
+def images_ragged(first: object, first_size: tuple[int, int], other: object,
+                  size: tuple[int, int]) -> str:
+    return (f"images differ in size: {first} is {first_size[0]}x{first_size[1]} but {other} "
+            f"is {size[0]}x{size[1]} (width x height); pass `size = [H, W]` to resize them all")
+
+
+# ---------------------------------------------------------------------- datasets.csv
+
+
+def missing_table(file: Path) -> Problem:
+    """``path =`` names no file: a located error, never a fall back to other data."""
+    found = wording.problem("data-missing-file", dataset="csv", filename=str(file), looked="",
+                            howto="")
+    return replace(found, message=f"cannot find {file} for data set `csv`: no such file",
+                   help="`path` names a .csv or .tsv file whose first line names the "
+                        "columns, read from the current directory when relative")
+
+
+def table_delimiter(delimiter: str) -> str:
+    return f"`delimiter` must be one character, not {delimiter!r}"
+
+
+def table_empty(file: object) -> str:
+    return f"{file} needs a header line naming the columns and at least one row"
+
+
+def table_no_column(file: object, name: str, header: Sequence[str]) -> str:
+    return f"`labels` names column {name!r}, which {file} lacks (columns: {_choices(header)})"
+
+
+def _table_line(file: object, line: int, why: str) -> str:
+    return f"{file}, line {line}: {why}"
+
+
+def table_cells(file: object, line: int, found: int, expected: int) -> str:
+    return _table_line(file, line, f"{found} cells, but the header names {expected} columns")
+
+
+def table_empty_cell(file: object, line: int, column: str) -> str:
+    return _table_line(file, line, f"column {column!r} is empty; every cell needs a value")
+
+
+def table_not_numeric(file: object, line: int, column: str, cell: str) -> str:
+    return _table_line(file, line, f"column {column!r} holds numbers elsewhere but {cell!r} "
+                                 f"here; fix the cell, or name the column in `labels = [...]` "
+                                 "to take its values as classes")
+
+
+def table_group(file: object, name: str, indices: Sequence[int]) -> str:
+    return (f"the columns {name}.0, {name}.1, ... of {file} form field {name!r}: they need "
+            f"indices 0..k-1 and no column named {name!r} itself (found indices {indices})")

@@ -66,6 +66,13 @@ USER_MODULE = '''
 
         def __call__(self, image):
             return self.dense(image.reshape(image.shape[0], -1))
+
+
+    def bad_data():
+        return {}
+
+
+    bad_data.describe = lambda: 1 / 0
 '''
 
 
@@ -110,6 +117,12 @@ ROWS = [
      "did you mean `nets.cnn`?"),
     ("nets.cnn(width = 8)", "untrusted_nets.models.Net()", (), "net-import-not-allowed",
      "untrusted_nets", "--allow-import untrusted_nets"),
+    ('datasets.digits(split = "train")', "untrusted_data.load()", (), "data-import-not-allowed",
+     "untrusted_data.load", "--allow-import untrusted_data"),
+    ('datasets.digits(split = "train")', "usernets_check.nothing.load()", (),
+     "data-loader-missing", "usernets_check.nothing", None),
+    ('datasets.digits(split = "train")', "usernets_check.models.bad_data()", (),
+     "data-loader-result", "usernets_check.models.bad_data", None),
     ("nets.cnn(width = 8)", "nets.cnn(widht = 8)", (), "net-option", "nets.cnn(widht",
      "did you mean `width`?"),
     ("nets.cnn(width = 8)", 'nets.cnn(width = "8")', (), "net-option-value", "nets.cnn(", None),

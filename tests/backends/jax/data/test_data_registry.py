@@ -19,7 +19,7 @@ from taskdsl.backends.jax.data import (
 
 
 def test_names() -> None:
-    assert sorted(LOADERS) == ["digits", "mnist", "npz", "sentiment", "sprites"]
+    assert sorted(LOADERS) == ["csv", "digits", "images", "mnist", "npz", "sentiment", "sprites"]
 
 
 def test_unknown_name_lists_choices() -> None:
