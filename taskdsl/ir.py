@@ -88,6 +88,10 @@ class Box:
     distribution: str | None = None
     value: int | float | None = None
     span: Span = field(default=NOWHERE, compare=False, repr=False)
+    # In a pattern read generically (``Program.generic``): the number parameter each of
+    # ``params`` stands for (``scale[sigma]``: "sigma"), None where a number was written;
+    # empty when none does.  ``params`` then holds a placeholder, not a value to show.
+    param_names: tuple[str | None, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,9 @@ class Equation(_Drawable):
     # Each divergence's numbers in brackets (``by kl[2]``: the temperature), one tuple per
     # output wire, () where none was written; empty altogether when no divergence has any.
     divergence_params: tuple[tuple[float, ...], ...] = ()
+    # In a pattern read generically: the divergence parameter each output's ``by`` names
+    # (``by cycle``: "cycle"), None where a divergence was written; empty when none does.
+    divergence_names: tuple[str | None, ...] = field(default=(), compare=False, repr=False)
 
     def params_of(self, index: int) -> tuple[float, ...]:
         """The numbers in brackets written after the ``index``-th output's divergence."""
@@ -196,6 +203,12 @@ class Declaration:
     distribution: str | None = None  # a random source's
     value: int | float | None = None  # a constant's
     span: Span = field(default=NOWHERE, compare=False, repr=False)
+    # `learner target = ema(online, 0.99)`: (the learner followed, the decay).  Never trained
+    # by gradient; after each optimizer step, target <- decay * target + (1 - decay) * online.
+    follows: tuple[str, float] | None = None
+    # `learner b = tied(a)`: "a".  The declaration is then `a`'s own (its ``name`` is `a`), kept
+    # under the key `b` of ``Program.declarations``, so every use of `b` is a box of `a`.
+    tied_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +239,16 @@ class TrainSpec:
     # Where each data binding (by source name) and each setting (by key) was written.
     data_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
     setting_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PatternValue:
+    """A pattern's value parameter (``; sigma: number``, ``cycle: divergence = l1``), kept
+    in the pattern's generic reading so that it can be shown by name, never as a value."""
+
+    name: str
+    kind: str  # "number" or "divergence"
+    default: int | float | str | None = None
 
 
 EVERY_VALUE = "every value"
@@ -273,6 +296,8 @@ class Program:
     # with inputs learners, those drawn from sources over their whole type), with the
     # claims written inside it: what `taskdsl check` proves a pattern's claims from.
     generic: Mapping[str, Program] = field(default_factory=dict)
+    # A pattern read generically: its value parameters, in the order written.
+    values: Mapping[str, PatternValue] = field(default_factory=dict)
 
     def objective(self, name: str | None = None) -> Objective:
         """An objective by name, a task as a one-term objective, or the file's last objective."""

@@ -34,7 +34,7 @@ from typing import Literal, TypeVar
 
 import graphviz
 
-from taskdsl.explain import pattern_heading
+from taskdsl.explain import Notation, label, pattern_heading, signed
 from taskdsl.ir import SVG_DRAWERS, Box, BoxKind, Diagram, Equation, Objective, Program, Wire
 
 __all__ = [
@@ -258,6 +258,20 @@ def objective_svg(objective: Objective, style: Style | None = None) -> str:
 SVG_DRAWERS.update({Diagram: diagram_svg, Equation: equation_svg, Objective: objective_svg})
 
 
+def divergence_labels(equation: Equation) -> list[str]:
+    """Each output's divergence as written: ``kl[2]`` with its temperature, and a pattern's
+    divergence parameter by its name (``cycle``) where the pattern is read generically."""
+    shown = []
+    for i, div in enumerate(equation.divergences):
+        names = equation.divergence_names
+        params = equation.params_of(i)
+        if i < len(names) and names[i] is not None:
+            shown.append(names[i])
+        else:
+            shown.append(div + (f"[{', '.join(_number(p) for p in params)}]" if params else ""))
+    return shown
+
+
 def pattern_tasks(program: Program) -> dict[str, Equation]:
     """The tasks of the patterns the file defines, read generically, as ``PATTERN.TASK``."""
     return {f"{name}.{task}": equation for name, generic in program.generic.items()
@@ -321,9 +335,8 @@ class _Page:
 
     def objective(self, objective: Objective) -> None:
         """A title with the objective's formula, then its equations with their weights."""
-        formula = " + ".join(
-            (f"{_number(t.weight)}·" if t.weight != 1 else "") + t.equation.name
-            for t in objective.terms)
+        formula = signed(((t.weight, t.equation.name) for t in objective.terms), " ",
+                         Notation(), times="·")
         self.title(f"<B>objective {_esc(objective.name)}</B> = {_esc(formula)}")
         for term in objective.terms:
             self.equation(term.equation, term.weight)
@@ -331,7 +344,7 @@ class _Page:
     def equation(self, equation: Equation, weight: float | None = None) -> None:
         """Both sides with ``=`` between; invisible edges keep lhs, ``=`` and rhs in order."""
         trains = ", ".join(equation.trains) or "nothing"
-        divergence = " + ".join(dict.fromkeys(equation.divergences))
+        divergence = " + ".join(dict.fromkeys(divergence_labels(equation)))
         heading = f"<B>{_esc(equation.name)}</B>"
         if weight is not None:
             heading += f"   weight {_number(weight)}"
@@ -502,7 +515,7 @@ def _node(into: graphviz.Digraph, name: str, box: Box, style: Style,
     elif box.kind in STATE_LOOKS:
         if bound:
             attrs["xlabel"] = f"<<I>{_esc(', '.join(bound))}</I>>"
-        into.node(name, box.name, shape="triangle", orientation="90" if style.across else "0",
+        into.node(name, label(box), shape="triangle", orientation="90" if style.across else "0",
                   ordering="out", **STATE_LOOKS[box.kind], **attrs)
     elif box.kind is BoxKind.COPY:
         into.node(name, "", shape="point", width="0.08", **attrs)
@@ -517,9 +530,7 @@ def _table(box: Box, style: Style) -> str:
     routes the wires, which is what tells ``put(x, a)`` from ``put(a, x)``.
     """
     fill, ink, corners = BOX_LOOKS[box.kind]
-    label = box.name
-    if box.params:
-        label += f"[{', '.join(str(p) for p in box.params)}]"
+    text = label(box)
     n, m = max(len(box.inputs), 1), max(len(box.outputs), 1)
     slots = math.lcm(n, m)
     size = 'WIDTH="5" HEIGHT="10"' if style.across else 'WIDTH="10" HEIGHT="5"'
@@ -530,7 +541,7 @@ def _table(box: Box, style: Style) -> str:
                 for i in range(count)]
 
     ins, outs = ports("i", n), ports("o", m)
-    body = f'<TD {span}="{slots}" CELLPADDING="6"><FONT COLOR="{ink}">{_esc(label)}</FONT></TD>'
+    body = f'<TD {span}="{slots}" CELLPADDING="6"><FONT COLOR="{ink}">{_esc(text)}</FONT></TD>'
     if style.across:
         rows = [(ins[r // (slots // n)] if r % (slots // n) == 0 else "")
                 + (body if r == 0 else "")

@@ -17,14 +17,14 @@ checked where the pattern is written, not in every file that imports it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from types import MappingProxyType
 
 from taskdsl import syntax as ast
 from taskdsl.builtins import BUILTINS, STRUCTURAL
 from taskdsl.diagrams import TooLarge
 from taskdsl.elaboration.base import ElaborationState, of
-from taskdsl.ir import EVERY_VALUE, BoxKind, Claim, Diagram, Equation, Program
+from taskdsl.ir import EVERY_VALUE, Box, BoxKind, Claim, Diagram, Equation, PatternValue, Program
 from taskdsl.scope import Scope, suggest
 from taskdsl.source import Span
 
@@ -64,9 +64,18 @@ class Claims(ElaborationState):
                 boxes[param] = replace(decl, kind=BoxKind.RANDOM, distribution=EVERY_VALUE)
         sources = {n for n, d in boxes.items() if d.distribution == EVERY_VALUE}
 
+        numbered = _numbers_named(node)
+        by_named = _divergences_named(node)
+
         def generic(eq: Equation) -> Equation:
             ids = {d.box for d in eq.draws if d.source in sources}
-            return replace(eq, lhs=_as_random(eq.lhs, ids), rhs=_as_random(eq.rhs, ids))
+            lhs, rhs = _as_random(eq.lhs, ids), _as_random(eq.rhs, ids)
+            if numbered:
+                lhs, rhs = _with_param_names(lhs, numbered), _with_param_names(rhs, numbered)
+            names = by_named.get(eq.name, ())
+            if names and len(names) < len(eq.divergences):  # `by d` once for every wire
+                names = names[:1] * len(eq.divergences)
+            return replace(eq, lhs=lhs, rhs=rhs, divergence_names=names)
 
         return Program(
             path=self.path,
@@ -81,6 +90,8 @@ class Claims(ElaborationState):
             trainings=MappingProxyType({}),
             claims=MappingProxyType({k: replace(c, goal=generic(c.goal))
                                      for k, c in claims.items()}),
+            values=MappingProxyType({vp.name: PatternValue(vp.name, vp.kind, _default(vp))
+                                     for vp in node.values}),
         )
 
     # ---------------------------------------------------------- claims
@@ -205,3 +216,60 @@ def _as_random(d: Diagram, ids: set[int]) -> Diagram:
     boxes = tuple(replace(b, kind=BoxKind.RANDOM, distribution=EVERY_VALUE)
                   if b.id in ids and b.kind is BoxKind.CONST else b for b in d.boxes)
     return replace(d, boxes=boxes)
+
+
+# ---------------------------------------------- value parameters, generically
+def _nodes(node: object) -> Iterator[object]:
+    """Every syntax node under ``node`` (itself included), depth first."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from _nodes(item)
+    elif is_dataclass(node) and not isinstance(node, Span | type):
+        yield node
+        for f in fields(node):
+            if f.name != "span":
+                yield from _nodes(getattr(node, f.name))
+
+
+def _numbers_named(node: ast.Pattern) -> dict[tuple[str, int, int], tuple[str | None, ...]]:
+    """Where each box written with a number parameter in its brackets (``scale[sigma]``)
+    starts, with the parameter each bracket names (None for a number written)."""
+    numbers = {vp.name for vp in node.values if vp.kind == "number"}
+    found = {}
+    for ref in _nodes(node.items):
+        if isinstance(ref, ast.Ref) and ref.args:
+            names = tuple(a.name if isinstance(a, ast.TypeExpr) and a.dims is None
+                          and a.name in numbers else None for a in ref.args)
+            if any(names):
+                found[(ref.span.file, ref.span.line, ref.span.column)] = names
+    return found
+
+
+def _divergences_named(node: ast.Pattern) -> dict[str, tuple[str | None, ...]]:
+    """Each task whose ``by`` names a divergence parameter, with the parameter each
+    output's divergence names (None for a divergence written)."""
+    params = {vp.name for vp in node.values if vp.kind == "divergence"}
+    found = {}
+    for task in _nodes(node.items):
+        if isinstance(task, ast.Task):
+            for by in _nodes(task.items):
+                if isinstance(by, ast.By) and params & set(by.all_names):
+                    found[task.name] = tuple(n if n in params else None for n in by.all_names)
+    return found
+
+
+def _with_param_names(diagram: Diagram,
+                      named: dict[tuple[str, int, int], tuple[str | None, ...]]) -> Diagram:
+    """``diagram`` with each box written with number parameters knowing their names."""
+    def named_box(box: Box) -> Box:
+        names = named.get((box.span.file, box.span.line, box.span.column))
+        return replace(box, param_names=names) if names and box.params else box
+
+    return replace(diagram, boxes=tuple(named_box(b) for b in diagram.boxes))
+
+
+def _default(vp: ast.ValueParam) -> int | float | str | None:
+    """A value parameter's default as shown: a number, or a divergence's name."""
+    if isinstance(vp.default, ast.TypeExpr):
+        return vp.default.name
+    return vp.default

@@ -26,19 +26,19 @@ BATCH, STEPS = 64, 40
 
 # Each file's explained tasks, as `taskdsl explain` writes them: the textbook formula.
 EXPLAINED = {
-    "heteroscedastic": ["fit: E[(x, y)~pts] nll(locate(x), y)   trains: locate"],
-    "wgan": ["real: E[x~pts] wass(critic(x), 0:Real[1])   trains: critic",
-             "fake: E[z~noise] wass(critic(gen(z)), 0:Real[1])   trains: critic",
-             "fool: E[z~noise] wass(critic(gen(z)), 0:Real[1])   trains: gen"],
-    "hinge_gan": ["real: E[x~pts] hinge(disc(x), 1:Real[1])   trains: disc",
-                  "fake: E[z~noise] hinge(disc(gen(z)), -1:Real[1])   trains: disc",
-                  "fool: E[z~noise] wass(disc(gen(z)), 0:Real[1])   trains: gen"],
+    "heteroscedastic": ["fit: E[(x, y)~pts] -log N(y; locate(x))   trains: locate"],
+    "wgan": ["real: E[x~pts] critic(x)   trains: critic",
+             "fake: E[z~noise] critic(gen(z))   trains: critic",
+             "fool: E[z~noise] critic(gen(z))   trains: gen"],
+    "hinge_gan": ["real: E[x~pts] max(0, 1 - disc(x))   trains: disc",
+                  "fake: E[z~noise] max(0, 1 + disc(gen(z)))   trains: disc",
+                  "fool: E[z~noise] disc(gen(z))   trains: gen"],
     "bernoulli_vae": [
-        "reconstruct: E[x~pictures] nll(decode(sample(encode(x))), x)   trains: encode, decode",
-        "regularise: E[x~pictures] KL(encode(x), 0:Gaussian[4])   trains: encode"],
+        "reconstruct: E[x~pictures] -log Bern(x; decode(sample(encode(x))))   trains: encode, decode",
+        "regularise: E[x~pictures] KL(encode(x), N(0, I))   trains: encode"],
     "distillation": ["teach: E[(x, c)~labelled] CE(teacher(x), c)   trains: teacher",
                      "hard: E[(x, c)~labelled] CE(student(x), c)   trains: student",
-                     "soft: E[x~labelled] KL(student(x), teacher(x))   trains: student"],
+                     "soft: E[x~labelled] KL_2(student(x), teacher(x))   trains: student"],
 }
 
 
@@ -71,6 +71,15 @@ def pictures(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
 DATA: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, ...]]] = {
     "heteroscedastic": heteroscedastic_data, "wgan": blob, "hinge_gan": blob,
     "distillation": labelled, "bernoulli_vae": pictures}
+
+
+def picture_grids(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """The same pictures as ``(B, 8, 8, 1)`` images, for the Binary[8, 8, 1] decoder."""
+    (flat,) = pictures(rng)
+    return flat.reshape(BATCH, 8, 8, 1),
+
+
+DATA["bernoulli_vae"] = picture_grids
 
 
 def trained(name: str) -> tuple[list[dict[str, float]], Lowered, dict, dict]:

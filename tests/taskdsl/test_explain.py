@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from taskdsl import check_text, load
 from taskdsl.cli import main
@@ -18,6 +21,7 @@ from taskdsl.explain import (
     objective_formula,
     pattern_heading,
 )
+from taskdsl.ir import Objective, Program, Term
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "mnist_manipulator.task"
@@ -239,7 +243,7 @@ def test_pattern_heading_names_type_parameters_and_only_the_pattern_s_boxes() ->
         "vae[X, d: dim](encoder, decoder, data, prior)"
     # gan.task's constants is_real and is_fake are the file's, not parameters.
     assert pattern_heading("gan", gan.generic["gan"], gan) == \
-        "gan[Z, X](generator, discriminator, data, noise)"
+        "gan[Z, X](generator, discriminator, data, noise; game: divergence = bce)"
 
 
 def test_vae_pattern_reads_as_its_textbook_loss() -> None:
@@ -247,3 +251,278 @@ def test_vae_pattern_reads_as_its_textbook_loss() -> None:
     assert "  reconstruct: E[x~data] D(decoder(sample(encoder(x))), x)   trains: encoder, decoder" \
         in text.splitlines()
     assert "  learner  encoder : X -> Gaussian[d]" in text.splitlines()
+
+
+# ------------------------------------------------- the newer constructs, as textbooks write them
+GAME = """
+data pts : -> Real[2], Real[1]
+random noise : -> Real[2] ~ normal
+learner gen : Real[2] -> Real[2]
+learner critic : Real[2] -> Real[1]
+
+task real:
+    x, _ <- pts
+    critic(x) = 0  by wass
+
+task fake:
+    z <- noise
+    critic(gen(z)) = 0  by wass  trains critic
+
+task fool:
+    z <- noise
+    critic(gen(z)) = 0  by wass  trains gen
+
+task hinge_real:
+    x, _ <- pts
+    critic(x) = 1  by hinge
+
+task hinge_fake:
+    z <- noise
+    critic(gen(z)) = -1  by hinge  trains critic
+
+task hinge_labelled:
+    x, y <- pts
+    critic(x) = y  by hinge
+
+task shifted:
+    x, y <- pts
+    critic(x) = y  by wass
+
+objective wgan = fake - real - fool
+objective critic_only = - real + 2 * fake
+"""
+
+
+@pytest.fixture(scope="module")
+def game() -> Program:
+    return load_text(GAME)
+
+
+def formulas(program: Program, latex: bool = False) -> dict[str, str]:
+    n = Notation(latex)
+    return {name: equation_formula(eq, n) for name, eq in program.tasks.items()}
+
+
+def test_wass_is_the_critic_s_score_and_subtracted_terms_read_with_a_minus(game: Program) -> None:
+    text = formulas(game)
+    assert text["real"] == "E[x~pts] critic(x)"
+    assert text["fake"] == "E[z~noise] critic(gen(z))"
+    assert text["shifted"] == "E[(x, y)~pts] (critic(x) - y)"
+    lines = explain(game).splitlines()
+    head = lines.index("Objective wgan = fake - real - fool:")
+    assert lines[head + 1:head + 4] == [
+        "  loss = E[z~noise] critic(gen(z))   trains: critic",
+        "       - E[x~pts] critic(x)   trains: critic",
+        "       - E[z~noise] critic(gen(z))   trains: gen",
+    ]
+    assert objective_formula(game.objectives["critic_only"], Notation()) == \
+        "critic_only = - real + 2 · fake"
+    assert "+ -" not in explain(game) and "-1 ·" not in explain(game)
+    latex = objective_formula(game.objectives["wgan"], Notation(latex=True))
+    assert latex == "\\mathrm{wgan} = \\mathrm{fake} - \\mathrm{real} - \\mathrm{fool}"
+
+
+def test_hinge_on_scores_is_max_0_1_minus_y_s(game: Program) -> None:
+    text, latex = formulas(game), formulas(game, latex=True)
+    assert text["hinge_real"] == "E[x~pts] max(0, 1 - critic(x))"
+    assert text["hinge_fake"] == "E[z~noise] max(0, 1 + critic(gen(z)))"
+    assert text["hinge_labelled"] == "E[(x, y)~pts] max(0, 1 - y · critic(x))"
+    assert latex["hinge_real"] == ("\\mathbb{E}_{x \\sim \\mathrm{pts}}\\,"
+                                   "\\max(0, 1 - \\mathrm{critic}(x))")
+
+
+def test_hinge_on_classes_is_the_multiclass_hinge() -> None:
+    program = load_text("""
+data d : -> Real[4], Class[3]
+learner f : Real[4] -> Class[3]
+task fit:
+    x, y <- d
+    f(x) = y  by hinge
+""")
+    assert formulas(program)["fit"] == "E[(x, y)~d] Hinge(f(x), y)"
+
+
+LIKELIHOODS = """
+data pts : -> Real[2], Real[3]
+learner locate : Real[2] -> Gaussian[3]
+learner decode : Real[2] -> Binary[3]
+learner student : Real[2] -> Class[4]
+learner teacher : Real[2] -> Class[4]
+learner enc : Real[2] -> Gaussian[3]
+
+task gauss:
+    x, y <- pts
+    locate(x) = y  by nll
+
+task bern:
+    x, y <- pts
+    decode(x) = y  by nll
+
+task soft:
+    x, _ <- pts
+    student(x) = teacher(x)  by kl[2]  trains student
+
+task prior:
+    x, _ <- pts
+    enc(x) = 0  by kl
+
+task two:
+    x, y <- pts
+    student(x), locate(x) = teacher(x), y  by kl[3], nll
+"""
+
+
+def test_nll_reads_as_a_negative_log_likelihood_and_kl_t_as_kl_with_its_temperature() -> None:
+    program = load_text(LIKELIHOODS)
+    text, latex = formulas(program), formulas(program, latex=True)
+    assert text["gauss"] == "E[(x, y)~pts] -log N(y; locate(x))"
+    assert text["bern"] == "E[(x, y)~pts] -log Bern(y; decode(x))"
+    assert text["soft"] == "E[x~pts] KL_2(student(x), teacher(x))"
+    assert text["prior"] == "E[x~pts] KL(enc(x), N(0, I))"
+    # One divergence per output wire, a negative log-likelihood subtracted rather than added.
+    assert text["two"] == "E[(x, y)~pts] [KL_3(student(x), teacher(x)) - log N(y; locate(x))]"
+    assert latex["gauss"].endswith("\\,-\\log \\mathcal{N}(y;\\, \\mathrm{locate}(x))")
+    assert latex["bern"].endswith("\\,-\\log \\mathrm{Bern}(y;\\, \\mathrm{decode}(x))")
+    assert latex["soft"].endswith("\\,\\mathrm{KL}_{2}(\\mathrm{student}(x), \\mathrm{teacher}(x))")
+    assert latex["prior"].endswith("\\mathrm{KL}(\\mathrm{enc}(x), \\mathcal{N}(0, I))")
+
+
+def test_numbers_read_as_numbers_and_stop_as_sg() -> None:
+    program = load_text("""
+const is_real : -> Real[1] = 1
+data d : -> Real[4], Class[3]
+learner f : Real[4] -> Real[1]
+learner g : Real[4] -> Class[3]
+learner h : Real[4] -> Real[4]
+task one:
+    x, _ <- d
+    f(x) = 1
+task two:
+    x, _ <- d
+    g(x) = 2
+task named:
+    x, _ <- d
+    f(x) = is_real
+task still:
+    x, _ <- d
+    h(x) = stop(h(x))  by l1
+task pair:
+    x, c <- d
+    f(x), g(x) = 0.5, c  by l1, ce
+""")
+    text, latex = formulas(program), formulas(program, latex=True)
+    assert text["one"] == "E[x~d] MSE(f(x), 1)"
+    assert text["two"] == "E[x~d] CE(g(x), 2)"
+    assert text["named"] == "E[x~d] MSE(f(x), is_real)"
+    assert text["still"] == "E[x~d] L1(h(x), sg(h(x)))"
+    assert text["pair"] == "E[(x, c)~d] [L1(f(x), 0.5) + CE(g(x), c)]"
+    assert latex["still"].endswith("\\mathrm{L1}(\\mathrm{h}(x), \\mathrm{sg}(\\mathrm{h}(x)))")
+    assert ":" not in "".join(text.values())
+
+
+def test_reductions_and_class_builtins_read_as_calls() -> None:
+    program = load_text("""
+data d : -> Real[4]
+learner f : Real[4] -> Real[4]
+learner g : Real[4] -> Class[4]
+task sizes:
+    x <- d
+    norm(f(x)) = sum(x)
+task angle:
+    x <- d
+    cosine(f(x), x) = dot(f(x), x)
+task classes:
+    x <- d
+    g(x) = softmax(stop(f(x)))
+""")
+    text = formulas(program)
+    assert text["sizes"] == "E[x~d] MSE(norm(f(x)), sum(x))"
+    assert text["angle"] == "E[x~d] MSE(cosine(f(x), x), dot(f(x), x))"
+    assert text["classes"] == "E[x~d] CE(g(x), softmax(sg(f(x))))"
+
+
+weights = st.lists(
+    st.one_of(st.integers(-9, 9).filter(bool), st.sampled_from([-2.5, -0.5, 0.25, 1.5])),
+    min_size=1, max_size=6)
+
+
+@given(weights)
+@settings(max_examples=60, deadline=None)
+def test_every_signed_objective_prints_signs_matching_its_weights(ws: list[float]) -> None:
+    """Whatever the weights, each term's printed sign and size are its weight's, in the
+    objective's formula and in its loss lines."""
+    game = load_game()
+    objective = Objective("o", tuple(Term(float(w), game.tasks["real"]) for w in ws))
+    expected = [("-" if w < 0 else "+", abs(w)) for w in ws]
+    formula = objective_formula(objective, Notation()).removeprefix("o = ")
+    assert "+ -" not in formula and "- -" not in formula
+    assert signed_terms(formula, "real") == expected
+    lines = explain(replace(game, objectives={"o": objective})).splitlines()
+    loss = lines[lines.index(f"Objective o = {formula}:") + 1:][:len(ws)]
+    assert [signed_terms(line.removeprefix("  loss ="), r"E\[")[0] for line in loss] == expected
+
+
+def signed_terms(text: str, term: str) -> list[tuple[str, float]]:
+    """Each ``[+-] [size ·] term`` in ``text``: its sign (``+`` where none) and size."""
+    found = re.findall(r"(?:^|\s)(?:([+-]) )?(?:([\d.]+) · )?" + term, text)
+    return [(sign or "+", float(size or 1)) for sign, size in found]
+
+
+_GAME: list[Program] = []
+
+
+def load_game() -> Program:
+    """The game program, loaded once (a Hypothesis test cannot take a fixture)."""
+    if not _GAME:
+        _GAME.append(load_text(GAME))
+    return _GAME[0]
+
+
+# ----------------------------------------------------- patterns with value parameters
+VALUED = """
+pattern dae[n: dim](enc, dec, data; sigma: number, keep: number = 0.9, fit: divergence = l1):
+    enc : Real[n] -> Real[2]
+    dec : Real[2] -> Real[n]
+    data : -> Real[n]
+
+    task denoise:
+        x <- data
+        dec(enc(scale[sigma](x))) = x  by fit
+
+    task both:
+        x <- data
+        dec(enc(drop[keep](x))), enc(x) = x, enc(drop[0.1](x))  by fit, mse
+"""
+
+
+def test_a_pattern_heading_shows_its_value_parameters_and_its_tasks_name_them() -> None:
+    program = load_text(VALUED)
+    heading = pattern_heading("dae", program.generic["dae"], program)
+    assert heading == ("dae[n: dim](enc, dec, data; sigma: number, keep: number = 0.9, "
+                       "fit: divergence = l1)")
+    lines = explain(program).splitlines()
+    assert "  denoise: E[x~data] D_fit(dec(enc(scale[sigma](x))), x)   trains: enc, dec" in lines
+    assert ("  both: E[x~data] [D_fit(dec(enc(drop[keep](x))), x) "
+            "+ MSE(enc(x), enc(drop[0.1](x)))]   trains: enc, dec") in lines
+    assert "[0]" not in "\n".join(lines)  # never the placeholder a number stands for
+    latex = explain(program, latex=True)
+    assert "\\mathrm{D}_{\\mathrm{fit}}(" in latex
+
+
+def test_cyclegan_heading_shows_its_divergence_parameters() -> None:
+    program = load(ROOT / "stdlib" / "cyclegan.task")
+    lines = explain(program).splitlines()
+    assert ("Pattern cyclegan[A, B](to_b, to_a, disc_a, disc_b, data_a, data_b; "
+            "cycle: divergence = l1, game: divergence = bce):") in lines
+    assert "  cycle_a: E[a~data_a] D_cycle(to_a(to_b(a)), a)   trains: to_b, to_a" in lines
+    assert "  real_a: E[a~data_a] D_game(disc_a(a), is_real)   trains: disc_a" in lines
+
+
+def test_cli_explains_the_new_constructs_in_latex(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "game.task"
+    path.write_text(GAME)
+    assert main(["explain", "--latex", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Objective \\mathrm{wgan} = \\mathrm{fake} - \\mathrm{real} - \\mathrm{fool}:" in out
+    assert "\\max(0, 1 + \\mathrm{critic}(\\mathrm{gen}(z)))" in out

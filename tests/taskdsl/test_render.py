@@ -440,3 +440,61 @@ def test_a_pattern_task_is_drawn_by_its_full_name(capsys: pytest.CaptureFixture[
     (panel,) = pic.groups("equation").values()
     assert texts(panel)[0] == "regularise"
     assert "X" in {t for wire in pic.wires.values() for t in texts(wire)}
+
+
+# ------------------------------------------- the newer constructs, labelled as explain names them
+NEWER = """\
+learner critic : Image -> Real[1]
+learner student : Image -> Digit
+learner teacher : Image -> Digit
+
+task real:
+    x, _ <- mnist
+    critic(x) = 0  by wass
+
+task fake:
+    a <- digit
+    critic(put(zero, a)) = -1  by hinge  trains critic
+
+task soft:
+    x, _ <- mnist
+    student(x) = stop(teacher(x))  by kl[2]
+
+objective game = fake - 2 * real + soft
+"""
+
+
+@needs_dot
+def test_numbers_stop_kl_t_and_signed_weights_are_drawn_as_explain_writes_them() -> None:
+    newer = program(TASKS + NEWER)
+    pic = picture(draw_objective(newer.objectives["game"]).svg())
+    (title,) = pic.groups("heading").values()
+    assert " ".join(texts(title)) == "objective game = fake - 2·real + soft"
+    by_class = {kind: [" ".join(texts(n)) for n in pic.groups(kind).values()]
+                for kind in ("const", "builtin")}
+    assert sorted(by_class["const"]) == ["-1", "0", "zero"]  # numbers, not `-1:Real[1]`
+    assert by_class["builtin"] == ["sg"]
+    captions = [" ".join(texts(c)) for c in pic.groups("equation").values()]
+    assert any(c.startswith("soft") and "divergence kl[2]" in c for c in captions), captions
+    assert any(c.startswith("real") and "weight -2" in c for c in captions), captions
+
+
+@needs_dot
+def test_a_pattern_s_number_and_divergence_parameters_are_drawn_by_name() -> None:
+    result = check_text(textwrap.dedent("""\
+        pattern dae[n: dim](enc, dec, data; sigma: number, fit: divergence = l1):
+            enc : Real[n] -> Real[2]
+            dec : Real[2] -> Real[n]
+            data : -> Real[n]
+
+            task denoise:
+                x <- data
+                dec(enc(scale[sigma](x))) = x  by fit
+        """), "t.task")
+    assert result.ok, result.render()
+    pic = picture(render_program(result.program).svg())
+    assert [" ".join(texts(n)) for n in pic.groups("builtin").values()] == ["scale[sigma]"]
+    (caption,) = [" ".join(texts(c)) for c in pic.groups("equation").values()]
+    assert "divergence fit" in caption
+    (heading,) = [" ".join(texts(h)) for h in pic.groups("heading").values()]
+    assert heading == "pattern dae[n: dim](enc, dec, data; sigma: number, fit: divergence = l1)"
