@@ -20,6 +20,7 @@ multi-output box); builtins keep their names and bring the laws of
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from taskdsl.builtins import BUILTINS
@@ -122,6 +123,11 @@ class TermError(Exception):
     """An equation the reasoning cannot read as terms; the message says why."""
 
 
+# A number in an equation is a constant named with its wire's type (`1:Real[1]`), so that
+# `1` on two types are two symbols; it is shown as the number.
+_NUMBER_CONSTANT = re.compile(r"-?[0-9][0-9.eE+-]*:.+")
+
+
 def show(t: Term) -> str:
     """A term in the language's notation: ``get(put(x, a))``."""
     if isinstance(t, Var):
@@ -129,6 +135,8 @@ def show(t: Term) -> str:
     if t.label is not None:
         return t.label
     base = t.symbol.split("@", 1)[0]
+    if _NUMBER_CONSTANT.fullmatch(base):  # `1:Real[1]`: a number, named with its type
+        base = base.split(":", 1)[0]
     head = base + (f"[{', '.join(number(p) for p in t.params)}]" if t.params else "")
     if not t.args and base not in BUILTINS:
         return head

@@ -44,3 +44,15 @@ def test_a_critics_tasks_are_reported_as_not_equations(capsys: pytest.CaptureFix
     assert not report.adversarial and not report.redundant
     assert main(["prove", str(path), next(iter(report.unequal))]) == 1
     assert "is not an equation" in capsys.readouterr().out
+
+
+def test_a_number_in_an_equation_is_shown_as_the_number(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
+    """Numbers are constants named with their type (`1:Real[1]`) inside the reasoning, so
+    that `1` on two types are two symbols; what it prints shows the number."""
+    path = tmp_path / "lit.task"
+    path.write_text("data pts : -> Real[2]\nlearner disc : Real[2] -> Real[1]\n"
+                    "task real:\n    x <- pts\n    disc(x) = 1  by mse\n", encoding="utf-8")
+    assert main(["explain", "--simplify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "real: disc(x) = 1\n" in out and ":Real" not in out
