@@ -9,13 +9,22 @@ prints one table, then one line per model for scripts::
     manipulators: domain=<d> model=<m> attribute_success=<a> getput_mse=<g> ... train_seconds=<s>
 
     python benchmarks/manipulators.py [--domains sprites mnist sentences] [--steps N]
-                                      [--batch B] [-n 1000] [--out DIR]
+                                      [--batch B] [-n 1000] [--out DIR] [--seeds N] [--quick]
+
+``--seeds N`` trains every model with seeds 0 .. N-1 and prints a second table:
+mean ± standard deviation over seeds of attribute success, ``getput_mse`` and
+the realism figures (two-sample accuracy, Fréchet distance; docs/manipulators.md,
+"Realism"), with the number of runs that failed (a figure not finite: the run
+diverged) and whether the method trains a discriminator.  ``--quick`` is a
+smoke run: 20 steps, batch 16, n = 200, a 100-step judge, 100-step two-sample
+classifiers.
 
 Domains: ``sprites`` (examples/sprites_demo.task, the demo's colour
 manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 (examples/mnist_manipulator.task against examples/mnist_cvae.task) and
 ``sentences`` (examples/sentiment_manipulator.task against
-examples/sentiment_cvae.task); the last two read their data where every run
+examples/sentiment_cvae.task); on MNIST also the conditional GAN editor of
+examples/mnist_cgan.task, the adversarial baseline.  The last two read their data where every run
 does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
 Without ``--steps``/``--batch`` each file trains with its own ``train`` block.
 A run folder already in ``--out`` is resumed, so an interrupted benchmark
@@ -26,11 +35,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from taskdsl.backends.jax.evaluation.demo import TASK
-from taskdsl.backends.jax.evaluation.evaluate import evaluate
+from taskdsl.backends.jax.evaluation.evaluate import JUDGE_STEPS, evaluate
+from taskdsl.backends.jax.evaluation.realism import TWO_SAMPLE_STEPS
 from taskdsl.backends.jax.training.train import CONFIG, train
 from taskdsl.loader import load
 
@@ -39,13 +52,18 @@ EXAMPLES = ROOT / "examples"
 DOMAINS: dict[str, dict[str, Path]] = {
     "sprites": {"manipulator": TASK, "cvae": ROOT / "benchmarks" / "sprites_cvae.task"},
     "mnist": {"manipulator": EXAMPLES / "mnist_manipulator.task",
-              "cvae": EXAMPLES / "mnist_cvae.task"},
+              "cvae": EXAMPLES / "mnist_cvae.task", "cgan": EXAMPLES / "mnist_cgan.task"},
     "sentences": {"manipulator": EXAMPLES / "sentiment_manipulator.task",
                   "cvae": EXAMPLES / "sentiment_cvae.task"},
 }
 SHOWN = ("attribute_success", "training_classifier_success", "getput_mse", "undo_mse",
-         "counterfactual_mse", "kept_attributes", "bleu", "train_seconds")
+         "counterfactual_mse", "kept_attributes", "bleu", "two_sample_accuracy",
+         "frechet_distance", "train_seconds")
 SECONDS = "benchmark_seconds.json"  # train seconds of a run folder, summed over resumes
+ADVERSARIAL = frozenset({"cgan"})
+"""Methods that train a discriminator: the paper's point is that manipulators need none."""
+STABILITY = ("attribute_success", "getput_mse", "two_sample_accuracy", "frechet_distance")
+QUICK = {"steps": 20, "batch": 16, "n": 200, "judge_steps": 100, "realism_steps": 100}
 
 
 def trained(path: Path, overrides: list[str], run_dir: Path) -> float:
@@ -58,17 +76,53 @@ def trained(path: Path, overrides: list[str], run_dir: Path) -> float:
     return seconds
 
 
-def run(domain: str, out: Path, overrides: list[str], n: int) -> dict[str, dict[str, Any]]:
-    """Every model of ``domain`` trained and judged: its figures, by model name."""
+def run(domain: str, out: Path, overrides: list[str], n: int, seed: int | None = None,
+        judge: str | None = None, judge_steps: int = JUDGE_STEPS,
+        realism_steps: int = TWO_SAMPLE_STEPS) -> dict[str, dict[str, Any]]:
+    """Every model of ``domain`` trained (with ``seed``, else its file's) and judged by
+    ``judge`` (default: the one trained in the first model's run): its figures, by name."""
     results: dict[str, dict[str, Any]] = {}
-    judge = None
+    folder = out / domain if seed is None else out / domain / f"seed{seed}"
+    extra = [] if seed is None else [f"seed={seed}"]
     for name, path in DOMAINS[domain].items():
-        run_dir = out / domain / name
-        seconds = trained(path, overrides, run_dir)
-        report = evaluate(run_dir, judge, n=n)
+        run_dir = folder / name
+        seconds = trained(path, overrides + extra, run_dir)
+        report = evaluate(run_dir, judge, n=n, judge_steps=judge_steps,
+                          realism_steps=realism_steps)
         judge = judge or report["judge"]
-        results[name] = {**report["figures"], "train_seconds": seconds}
+        realism = report.get("realism", {})
+        results[name] = {**report["figures"], "train_seconds": seconds, "judge": judge,
+                         "two_sample_accuracy": realism.get("two_sample_accuracy"),
+                         "frechet_distance": realism.get("frechet_distance")}
     return results
+
+
+def spread(runs: list[dict[str, Any]], figure: str) -> tuple[float, float] | None:
+    """Mean and standard deviation of ``figure`` over the runs where it is finite."""
+    values = [r[figure] for r in runs if r.get(figure) is not None and math.isfinite(r[figure])]
+    return (float(np.mean(values)), float(np.std(values))) if values else None
+
+
+def failed(found: dict[str, Any]) -> bool:
+    """A run whose figures are not finite: it diverged (NaN parameters give NaN edits)."""
+    return any(found.get(f) is not None and not math.isfinite(found[f]) for f in STABILITY)
+
+
+def stability_table(by_seed: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    """Mean ± std over seeds of :data:`STABILITY`, per domain and method, and failed runs."""
+    lines = ["| domain | method | discriminator | seeds | failed | "
+             + " | ".join(STABILITY) + " |", "|---|---|---|---|---|" + "---|" * len(STABILITY)]
+    for domain, methods in by_seed.items():
+        for method, runs in methods.items():
+            cells = []
+            for figure in STABILITY:
+                found = spread(runs, figure)
+                digits = 2 if figure == "frechet_distance" else 4 if figure == "getput_mse" else 3
+                cells.append("-" if found is None
+                             else f"{found[0]:.{digits}f} ± {found[1]:.{digits}f}")
+            lines.append(f"| {domain} | {method} | {'yes' if method in ADVERSARIAL else 'no'} | "
+                         f"{len(runs)} | {sum(map(failed, runs))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -88,7 +142,10 @@ def _cell(figure: str, value: float) -> str:
         return f"{value:.0f}"
     if figure == "bleu":
         return f"{value:.1f}"
-    return f"{value:.3f}" if figure.endswith("success") or figure == "kept_attributes" else f"{value:.4f}"
+    if figure == "frechet_distance":
+        return f"{value:.2f}"
+    shares = ("kept_attributes", "two_sample_accuracy")
+    return f"{value:.3f}" if figure.endswith("success") or figure in shares else f"{value:.4f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,15 +155,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, help="batch size for every model")
     parser.add_argument("-n", type=int, default=1000, help="held-out examples to judge on")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark_manipulators"))
+    parser.add_argument("--seeds", type=int, metavar="N",
+                        help="train every model with seeds 0 .. N-1; print mean ± std")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 20 steps, batch 16, n = 200, small judge")
     args = parser.parse_args(argv)
+    quick = QUICK if args.quick else {}
+    steps, batch = args.steps or quick.get("steps"), args.batch or quick.get("batch")
+    n = quick.get("n", args.n)
+    budget = {"judge_steps": quick.get("judge_steps", JUDGE_STEPS),
+              "realism_steps": quick.get("realism_steps", TWO_SAMPLE_STEPS)}
     overrides = [f"{key}={value}" for key, value in
-                 (("steps", args.steps), ("batch", args.batch)) if value is not None]
-    results = {domain: run(domain, args.out, overrides, args.n) for domain in args.domains}
+                 (("steps", steps), ("batch", batch)) if value is not None]
+    if args.seeds is None:
+        results = {domain: run(domain, args.out, overrides, n, **budget)
+                   for domain in args.domains}
+        seeded = None
+    else:
+        seeded = {}
+        for domain in args.domains:
+            first = run(domain, args.out, overrides, n, seed=0, **budget)
+            judge = next(iter(first.values()))["judge"]
+            runs = [first, *(run(domain, args.out, overrides, n, seed=s, judge=judge, **budget)
+                             for s in range(1, args.seeds))]
+            seeded[domain] = {m: [r[m] for r in runs] for m in first}
+        results = {d: {m: rs[0] for m, rs in methods.items()} for d, methods in seeded.items()}
     print(table(results))
+    if seeded is not None:
+        print()
+        print(stability_table(seeded))
     for domain, models in results.items():
         for name, found in models.items():
             print(f"manipulators: domain={domain} model={name} " + " ".join(
-                f"{key}={found[key]:.4f}" for key in SHOWN if key in found))
+                f"{key}={found[key]:.4f}" for key in SHOWN if found.get(key) is not None))
 
 
 if __name__ == "__main__":

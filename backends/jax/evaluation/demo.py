@@ -29,6 +29,7 @@ from taskdsl.loader import load
 from ..training.train import CONFIG, train
 from . import errors
 from .evaluate import JUDGE_STEPS, evaluate, table
+from .realism import TWO_SAMPLE_STEPS
 
 TASK = Path(str(resources.files("taskdsl.examples") / "sprites_demo.task"))
 """Shipped as package data, so the demo runs from any install, not only a checkout."""
@@ -38,6 +39,7 @@ EXAMPLES = 1000
 FAST = ("steps=3", "batch=8", "log_every=1")
 FAST_JUDGE_STEPS = 3
 FAST_EXAMPLES = 48
+FAST_REALISM_STEPS = 10
 
 
 def draw_objective(program: Program, out: Path) -> str | None:
@@ -66,7 +68,8 @@ def demo(out: str | Path = "demo_out", fast: bool = False, progress: bool = True
           progress=progress)
     note = draw_objective(program, out)
     result = evaluate(run_dir, n=FAST_EXAMPLES if fast else EXAMPLES, out=out,
-                      judge_steps=FAST_JUDGE_STEPS if fast else JUDGE_STEPS, progress=progress)
+                      judge_steps=FAST_JUDGE_STEPS if fast else JUDGE_STEPS, progress=progress,
+                      realism_steps=FAST_REALISM_STEPS if fast else TWO_SAMPLE_STEPS)
     print(table(result))
     if note:
         print(note)

@@ -25,6 +25,13 @@ The figures, on held-out examples ``x`` with true attribute ``y``, and targets
     (``reference`` gives the attribute success of not editing at all: the
     share of inputs the judge already reads as the asked-for class).
 
+``realism`` (images; ``--no-realism`` skips it)
+    whether edits look like real data of the asked-for class: a two-sample
+    classifier's held-out accuracy and the Fréchet distance in the judge's
+    penultimate features, per class and pooled, on edit inputs and real references
+    from disjoint halves of one seeded permutation of the split, and on sprites the
+    total-variation distance of the other attributes: see :mod:`.realism`.
+
 ``get(x)`` is fed to ``put`` as the distribution ``get`` outputs, as in training.
 An edited sentence is the most probable word at each position: the judge, the
 manipulator's ``get`` and the undo edit read that sentence (as one-hot tokens),
@@ -46,10 +53,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
+import jax
 import numpy as np
+from flax import nnx
 from sacrebleu.metrics import BLEU
 
 from taskdsl.ir import Call
@@ -57,10 +67,11 @@ from taskdsl.loader import load
 from taskdsl.types import WireType
 
 from ..data import ATTRIBUTES, Dataset, Tokenizer, counterfactual
-from ..training.runs import Run, load_run
+from ..lowering.values import Value
+from ..training.runs import CHUNK, Run, load_run
 from ..training.settings import show
 from ..training.train import CONFIG, train
-from . import errors, pictures
+from . import errors, pictures, realism
 from .manipulate import Manipulator, find_manipulator
 
 EVAL_FILE = "eval.json"
@@ -214,6 +225,36 @@ class TrainedJudge:
         outputs = self.run.call(self.learner, states)
         return {f: o.argmax(-1) for f, o in zip(self.fields, outputs, strict=True)}
 
+    def features(self, states: np.ndarray) -> np.ndarray:
+        """The judge's penultimate features of each state (N, D), what its heads read: the
+        feature space of the Fréchet distance.  A net without ``heads`` gives its logits."""
+        wire = self.run.signature(self.learner).inputs[0]
+        parts = [np.asarray(self._features(Value.from_data(states[i:i + CHUNK], wire).array))
+                 for i in range(0, len(states), CHUNK)]
+        return np.concatenate(parts).reshape(len(states), -1)
+
+    @cached_property
+    def _features(self) -> Callable[[jax.Array], jax.Array]:
+        net = self.run.lowered.learners[self.learner]
+        module = nnx.merge(net.graphdef, self.run.params[self.learner])
+        if hasattr(module, "heads"):
+            module.heads = _Penultimate()
+        graphdef, state = nnx.split(module)
+
+        @jax.jit
+        def features(x: jax.Array) -> jax.Array:
+            outputs = nnx.merge(graphdef, state)(x)
+            return jax.numpy.concatenate([o.reshape(o.shape[0], -1) for o in outputs], -1)
+
+        return features
+
+
+class _Penultimate(nnx.Module):
+    """Stands in for a net's ``heads``: hands back what they would read."""
+
+    def __call__(self, h: jax.Array) -> tuple[jax.Array]:
+        return (h,)
+
 
 def find_judge(run: Run, state: WireType, field: str) -> TrainedJudge:
     """The learner of ``run`` that classifies ``state``s into classes including ``field``.
@@ -319,6 +360,53 @@ def _finished(directory: Path, steps: int) -> Run | None:
     return run if run.step >= steps else None
 
 
+# -- realism -------------------------------------------------------------------------
+
+
+def realism_report(manipulator: Manipulator, judge: TrainedJudge, split: str, n: int,
+                   seed: int = 0, steps: int = realism.TWO_SAMPLE_STEPS) -> dict[str, Any]:
+    """:func:`.realism.realism` of ``manipulator`` on the whole ``split``: up to ``n`` edit
+    inputs and ``n`` references from its two halves (permuted by ``seed``), judged in
+    ``judge``'s features, the other attributes the judge reads compared with the truth."""
+    state_field, attribute_field = manipulator.fields
+    full = manipulator.labelled(split).dataset
+    others = {f: (full.fields[f], full.classes[f])
+              for f in judged_fields(full, attribute_field)[1:] if f in judge.fields}
+    run_seed = manipulator.run.settings.seed
+    return realism.realism(
+        manipulator, full.fields[state_field], full.fields[attribute_field], judge.features,
+        lambda labels: targets_for(labels, manipulator.classes, run_seed), n=n, seed=seed,
+        steps=steps, judge=judge, others=others, names=manipulator.class_names)
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def realism_table(report: Mapping[str, Any]) -> list[str]:
+    """The realism figures as text: pooled, per class, then the other attributes' shift,
+    each beside the same figure for real data against real data."""
+    reference = report["reference"]
+    lines = [f"  realism ({report['edit_inputs']} edits against {report['references']} real "
+             "examples of the asked-for class; the reference column is real against real)",
+             f"    {'':<22}{'edits':>10}{'reference':>11}"]
+    for key in ("two_sample_accuracy", "frechet_distance"):
+        lines.append(f"    {key:<22}{_figure(report[key]):>10}{_figure(reference[key]):>11}")
+    width = max(len(str(name)) for name in report["by_class"])
+    lines.append(f"    {'by class':<{width + 7}}{'two-sample':>10}{'Fréchet':>9}{'edits':>7}")
+    for name, row in report["by_class"].items():
+        lines.append(f"      {name:<{width + 5}}{_figure(row['two_sample_accuracy']):>10}"
+                     f"{_figure(row['frechet_distance'], 2):>9}{row['edits']:>7}")
+    shift = report.get("other_attributes_tv", {})
+    if shift:
+        lines.append("    other attributes, total variation of edits against data "
+                     "(reference: real against real)")
+        for field, value in shift.items():
+            floor = reference["other_attributes_tv"][field]
+            lines.append(f"      {field:<16}{_figure(value):>10}{_figure(floor):>11}")
+    return lines
+
+
 # -- pictures ------------------------------------------------------------------------
 
 
@@ -389,12 +477,15 @@ def write_edits(manipulator: Manipulator, judge: Judge, dataset: Dataset, out: P
 
 def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: str = "test",
              n: int = 1000, out: str | Path | None = None, judge_steps: int = JUDGE_STEPS,
-             progress: bool = True, seed: int = 0) -> dict[str, Any]:
+             progress: bool = True, seed: int = 0, measure_realism: bool = True,
+             realism_steps: int = realism.TWO_SAMPLE_STEPS) -> dict[str, Any]:
     """Judge the manipulator in ``run_dir`` on ``n`` examples of ``split``; write ``eval.json``
     and the pictures to ``out`` (default: the run folder) and return what eval.json holds.
 
     ``seed`` seeds the manipulator's random boxes (a sampling editor's noise; ``drop`` is
     off at inference), so an evaluation is reproducible from it; eval.json records it.
+    It also seeds the permutation that splits ``split`` into edit inputs and real
+    references for the realism figures (images only; ``measure_realism=False`` skips them).
     """
     if n < 1:
         raise errors.bad_count(n)
@@ -422,6 +513,8 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
         **report,
         "warnings": warnings_for(report),
     }
+    if measure_realism and manipulator.is_image:
+        result["realism"] = realism_report(manipulator, judge, split, n, seed, realism_steps)
     folder = Path(out) if out is not None else manipulator.run.directory
     folder.mkdir(parents=True, exist_ok=True)
     written = [*draw(manipulator, dataset, folder),
@@ -441,5 +534,7 @@ def table(result: Mapping[str, Any]) -> str:
     lines = [f"{result['attribute']} edits of {result['run']} ({result['n']} {result['split']} "
              f"examples, judged by {result['judge_net']})"]
     lines += [f"  {name:<{width}}  {value:.4f}" for name, value in rows]
+    if "realism" in result:
+        lines += realism_table(result["realism"])
     return "\n".join([*lines, *result["warnings"]])
 

@@ -183,7 +183,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 def test_evaluate_writes_every_figure_in_range(tiny_run):
-    result = evaluate(tiny_run, n=40, judge_steps=3, progress=False)
+    result = evaluate(tiny_run, n=40, judge_steps=3, progress=False, realism_steps=20)
     written = json.loads((tiny_run / EVAL_FILE).read_text())
     assert written == json.loads(json.dumps(result))
     assert (tiny_run / GRID_FILE).is_file() and (tiny_run / "judge" / "config.json").is_file()
@@ -196,6 +196,12 @@ def test_evaluate_writes_every_figure_in_range(tiny_run):
     assert set(written["judge_accuracy"]) == {"colour", "shape", "scale", "xpos", "ypos"}
     assert written["judge_net"].startswith("nets.conv_encoder")  # get is an mlp
     assert (written["get"], written["put"], written["n"]) == ("get", "put", 40)
+    realism = written["realism"]
+    assert 0.0 <= realism["two_sample_accuracy"] <= 1.0 and realism["frechet_distance"] >= 0.0
+    assert realism["feature_size"] == 64  # conv_encoder(width = 16): 4 * width features
+    assert set(realism["by_class"]) == {"red", "green", "blue", "yellow", "magenta", "cyan"}
+    assert set(realism["other_attributes_tv"]) == {"shape", "scale", "xpos", "ypos"}
+    assert all(0.0 <= v <= 1.0 for v in realism["other_attributes_tv"].values())
 
 
 def run_cli(*argv: str) -> int:
@@ -206,9 +212,11 @@ def run_cli(*argv: str) -> int:
 
 
 def test_eval_command_reuses_the_cached_judge(tiny_run, capsys):
-    assert run_cli("eval", str(tiny_run), "-n", "20", "--quiet") == 0
+    assert run_cli("eval", str(tiny_run), "-n", "20", "--quiet", "--no-realism") == 0
     out = capsys.readouterr().out
     assert "attribute_success" in out and "counterfactual_mse" in out
+    assert "two_sample_accuracy" not in out
+    assert "realism" not in json.loads((tiny_run / EVAL_FILE).read_text())
 
 
 def test_eval_of_a_missing_run_is_one_message(tmp_path, capsys):
