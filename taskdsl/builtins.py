@@ -88,8 +88,10 @@ def _flatten(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[W
 
 def _sample(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
     (a,) = types
+    if a.kind == "Binary":  # bits drawn from each element's probability, of the same shape
+        return (WireType("Binary", a.shape),)
     if a.kind != "Gaussian":
-        raise BuiltinTypeError(f"takes a Gaussian wire, found `{a.described()}`")
+        raise BuiltinTypeError(f"takes a Gaussian or Binary wire, found `{a.described()}`")
     return (WireType("Real", a.shape),)
 
 
@@ -144,7 +146,8 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("concat", 2, "join two Real wires along the last axis", _concat),
         Builtin("flatten", 1, "a Real wire as one flat vector", _flatten),
         Builtin(
-            "sample", 1, "draw from a Gaussian wire (reparameterised)", _sample, random=True
+            "sample", 1, "draw from a Gaussian wire (reparameterised), or bits from a Binary wire's "
+            "probabilities (no gradient)", _sample, random=True
         ),
         Builtin(
             "drop", 1, "zero each number of a Real wire, or each word of a Tokens wire, "

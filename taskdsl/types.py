@@ -15,7 +15,7 @@ KINDS: dict[str, tuple[int, int | None]] = {
     # kind: (least number of dimensions, most number of dimensions or None)
     "Real": (1, None),
     "Class": (1, 1),
-    "Binary": (1, 1),
+    "Binary": (1, None),  # bits of any shape: Binary[40] attributes, Binary[28, 28, 1] images
     "Gaussian": (1, None),
     "Tokens": (2, 2),
 }
@@ -57,7 +57,8 @@ class WireType:
     def value_shape(self) -> tuple[int, ...]:
         """The shape of one example's array on this wire (the batch axis excluded).
 
-        ``Class[n]``/``Binary[n]`` carry ``n`` numbers, ``Tokens[v, l]`` carries
+        ``Class[n]`` carries ``n`` numbers, ``Binary[d...]`` one bit per element (a
+        ``Binary[28, 28, 1]`` image is ``(28, 28, 1)``), ``Tokens[v, l]`` carries
         ``(l, v)`` (a distribution over the vocabulary at each position), and
         ``Gaussian[d...]`` carries ``(2, d...)``: mean then log-variance.
         """

@@ -100,8 +100,11 @@ class Fraction:
     """An option that takes a number strictly between 0 and 1 (booleans refused)."""
 
     expected: str = "a number strictly between 0 and 1"
+    optional: bool = False
 
     def fits(self, value: object) -> bool:
+        if value is None:
+            return self.optional
         return (not isinstance(value, bool) and isinstance(value, numbers.Real)
                 and 0 < float(value) < 1)
 

@@ -22,6 +22,7 @@ from .base import (
     Description,
     FieldSpec,
     Folder,
+    Fraction,
     Whole,
     checked,
 )
@@ -36,7 +37,8 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
-OPTIONS = {"split": Choice(SPLITS), "path": Folder(), "limit": Whole(1, optional=True)}
+OPTIONS = {"split": Choice(SPLITS), "path": Folder(), "limit": Whole(1, optional=True),
+           "binarize": Fraction(optional=True)}
 
 _FILES = {
     "train": ("train-images", "train-labels"),
@@ -78,15 +80,20 @@ def _find_idx(stem: str, path: object) -> Path:
     return find_file("mnist", spellings, path, messages.MNIST_HOWTO)
 
 
-def load_mnist(split: str = "train", path: object = None, limit: int | None = None) -> Dataset:
+def load_mnist(split: str = "train", path: object = None, limit: int | None = None,
+               binarize: float | None = None) -> Dataset:
     """MNIST's ``split``: fields ``image`` (N, 28, 28, 1) float32 in [0, 1], ``label`` int32.
+
+    With ``binarize = t`` each pixel is 1 where its grey level is above ``t`` and 0
+    elsewhere (binarised MNIST, for a ``Binary[28, 28, 1]`` wire); without it a Binary
+    wire gets the grey levels, which ``nll`` and ``bce`` read as probabilities.
 
     The files are read from ``path`` when given, else from the data folder
     (``$TASKDSL_DATA/mnist`` or the user data folder, see :mod:`.locate`), where
     ``taskdsl data fetch mnist`` puts them; ``limit`` keeps only the first ``limit``
     examples (all of them if there are fewer).
     """
-    checked(OPTIONS, split=split, path=path, limit=limit)
+    checked(OPTIONS, split=split, path=path, limit=limit, binarize=binarize)
     keep = None if limit is None else int(limit)
     images_file, labels_file = mnist_files(split, path)
     images = read_idx(images_file)
@@ -99,26 +106,27 @@ def load_mnist(split: str = "train", path: object = None, limit: int | None = No
     ):
         raise DataError(messages.mnist_mismatch(split, images.shape, labels.shape))
     images, labels = images[:keep], labels[:keep]
+    grey = np.divide(images[..., None], 255, dtype=np.float32)
     return Dataset(
         name="mnist",
         fields={
-            "image": np.divide(images[..., None], 255, dtype=np.float32),
+            "image": grey if binarize is None else (grey > binarize).astype(np.float32),
             "label": labels.astype(np.int32),
         },
         classes={"label": 10},
     )
 
 
-def mnist_files(split: str = "train", path: object = None, limit: int | None = None
-                ) -> tuple[Path, Path]:
+def mnist_files(split: str = "train", path: object = None, limit: int | None = None,
+                binarize: float | None = None) -> tuple[Path, Path]:
     """The image and label files of ``split``; a missing one is a DataError saying where
     it looked."""
     images_stem, labels_stem = _FILES[split]
     return _find_idx(images_stem, path), _find_idx(labels_stem, path)
 
 
-def mnist_fields(split: str = "train", path: object = None, limit: int | None = None
-                 ) -> dict[str, FieldSpec]:
+def mnist_fields(split: str = "train", path: object = None, limit: int | None = None,
+                 binarize: float | None = None) -> dict[str, FieldSpec]:
     """The fields ``load_mnist`` gives, without reading a file."""
     return {"image": FieldSpec((28, 28, 1), "float32"), "label": FieldSpec((), "int32", 10)}
 

@@ -26,6 +26,7 @@ from typing import Any
 from taskdsl.ir import Program
 from taskdsl.loader import load
 
+from ..training.files import write_text
 from ..training.train import CONFIG, train
 from . import errors
 from .evaluate import JUDGE_STEPS, evaluate, table
@@ -52,7 +53,7 @@ def draw_objective(program: Program, out: Path) -> str | None:
         svg = render.objective_svg(program.objective())
     except render.RenderError as error:
         return errors.no_render(str(error))
-    (out / SVG).write_text(svg, encoding="utf-8")
+    write_text(out / SVG, svg)
     return None
 
 

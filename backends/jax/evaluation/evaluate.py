@@ -68,6 +68,7 @@ from taskdsl.types import WireType
 
 from ..data import ATTRIBUTES, Dataset, Tokenizer, counterfactual
 from ..lowering.values import Value
+from ..training.files import write_text
 from ..training.runs import CHUNK, Run, load_run
 from ..training.settings import show
 from ..training.train import CONFIG, train
@@ -345,7 +346,7 @@ def cached_judge(manipulator: Manipulator, steps: int = JUDGE_STEPS,
     run = _finished(directory, steps) if started else None
     if run is None:
         path = manipulator.run.directory / JUDGE_TASK
-        path.write_text(judge_task(manipulator, steps), encoding="utf-8")
+        write_text(path, judge_task(manipulator, steps))
         train(load(path), "classify", (), directory, resume=started, progress=progress)
         run = load_run(directory)
     return find_judge(run, manipulator.state, manipulator.fields[1])
@@ -468,7 +469,7 @@ def write_edits(manipulator: Manipulator, judge: Judge, dataset: Dataset, out: P
                 lines.append(f"{head:<{width}}  {edit}")
         lines.append("")
     path = out / EDITS_FILE
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text(path, "\n".join(lines))
     return [path]
 
 
@@ -520,7 +521,7 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
     written = [*draw(manipulator, dataset, folder),
                *write_edits(manipulator, judge, dataset, folder)]
     result["pictures"] = [p.name for p in written]
-    (folder / EVAL_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_text(folder / EVAL_FILE, json.dumps(result, indent=2) + "\n")
     return result
 
 

@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 from taskdsl.types import WireType
 
 from ..data import ATTRIBUTES, Tokenizer
+from ..training.files import write_text
 from ..training.runs import Labelled, Run, load_run
 from . import errors, pictures
 
@@ -201,7 +202,7 @@ def write_states(manipulator: Manipulator, edits: np.ndarray, out: Path) -> None
     """Edits to ``out``: ``.npz`` (an ``images`` array) or ``.png`` (a row), or sentences."""
     if not manipulator.is_image:
         text = "\n".join(tokenizer_of(manipulator).decode(edits.argmax(-1)))
-        out.write_text(text + "\n", encoding="utf-8")
+        write_text(out, text + "\n")
     elif out.suffix.lower() == ".npz":
         np.savez_compressed(out, images=edits)
     else:

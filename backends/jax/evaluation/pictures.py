@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from taskdsl.types import WireType
+
 CELL = 64
 """Images smaller than this many pixels a side are enlarged to about this size."""
 GAP = 4
@@ -72,3 +74,18 @@ def save_row(path: str | Path, images: np.ndarray) -> Path:
     else:
         grid([list(images)]).save(path)
     return path
+
+
+def is_drawable(wire: WireType) -> bool:
+    """A wire whose values are pictures: ``Real`` or ``Binary`` ``[H, W, 1]`` or ``[H, W, 3]``."""
+    return wire.kind in ("Real", "Binary") and len(wire.shape) == 3 and wire.shape[-1] in (1, 3)
+
+
+def learner_picture(output: np.ndarray, wire: WireType) -> np.ndarray:
+    """A learner's image output as the picture of what its wire carries, in [0, 1] for
+    :func:`to_uint8`: a ``Binary`` image's logits as its pixels' probabilities (the
+    sigmoid, a grey level per pixel rather than one coin flip), a ``Real`` image as is."""
+    array = np.asarray(output, np.float32)
+    if wire.kind == "Binary":
+        return 0.5 * (1.0 + np.tanh(0.5 * array))  # the sigmoid, without overflow
+    return array

@@ -23,6 +23,7 @@ wire's representation (``values.py``): float32, one-hot on ``Class``/``Tokens``.
 | ``concat`` | Real, ... | | Real, joined on the last axis | |
 | ``flatten`` | Real[...] | | Real[prod] | |
 | ``sample`` | Gaussian | | Real, ``mean + exp(logvar/2) · ε`` | yes |
+| ``sample`` | Binary[...] | | Binary, 0/1 bits of the same shape, no gradient | yes |
 | ``drop`` | Real or Tokens | ``(p,)`` | the same, each number (word) zeroed with probability p | yes |
 | ``stop`` | any | | the same value, no gradient back through it | |
 | ``sum``, ``mean``, ``norm`` | Real[...] | | Real[1], over every axis but the batch | |
@@ -110,10 +111,13 @@ def flatten(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
 
 
-def sample(key: jax.Array, gaussian: jax.Array) -> jax.Array:
-    """A reparameterised draw from a ``(batch, 2, ...)`` stack of mean and log-variance,
-    so that gradients reach both."""
-    mean, logvar = gaussian[:, 0], gaussian[:, 1]
+def sample(key: jax.Array, dist: jax.Array, bits: bool = False) -> jax.Array:
+    """A reparameterised draw from a Gaussian wire's ``(batch, 2, ...)`` stack of mean and
+    log-variance, so that gradients reach both; with ``bits``, 0/1 draws of the same shape
+    from a Binary wire's probabilities (a Bernoulli draw has no gradient)."""
+    if bits:
+        return jax.random.bernoulli(key, dist).astype(jnp.float32)
+    mean, logvar = dist[:, 0], dist[:, 1]
     return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
 
 
@@ -220,6 +224,10 @@ def _shape_and_kind(out_type: WireType) -> dict[str, Any]:
     return {"shape": out_type.value_shape, "kind": out_type.kind}
 
 
+def _bits(out_type: WireType) -> dict[str, Any]:
+    return {"bits": out_type.kind == "Binary"}
+
+
 def _words(out_type: WireType) -> dict[str, Any]:
     return {"words": out_type.kind == "Tokens"}
 
@@ -310,7 +318,8 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("scale", scale, arity=1, n_params=1),
         Builtin("concat", concat, arity=None),
         Builtin("flatten", flatten, arity=1),
-        Builtin("sample", sample, arity=1, accepts=frozenset({"Gaussian"}), needs_key=True),
+        Builtin("sample", sample, arity=1, accepts=frozenset({"Gaussian", "Binary"}),
+                produces=frozenset({"Real", "Binary"}), needs_key=True, statics=_bits),
         Builtin("drop", drop, arity=1, accepts=frozenset({"Real", "Tokens"}),
                 produces=frozenset({"Real", "Tokens"}), n_params=1, needs_key=True,
                 statics=_words, train_only=True),

@@ -17,8 +17,12 @@ Wires = Sequence[WireType]
 
 
 def is_image(t: WireType) -> bool:
-    """A ``Real[H, W, C]`` wire: the one kind of wire convolutions run over."""
-    return t.kind == "Real" and len(t.shape) == 3
+    """A ``Real[H, W, C]`` or ``Binary[H, W, C]`` wire: the wires convolutions run over.
+
+    A Binary image flows as its pixels' probabilities, so it reads like a grey
+    image; as an output it is logits (see :func:`outputs.activate`).
+    """
+    return t.kind in ("Real", "Binary") and len(t.shape) == 3
 
 
 def is_tokens(t: WireType) -> bool:
@@ -27,7 +31,7 @@ def is_tokens(t: WireType) -> bool:
 
 def is_vector(t: WireType) -> bool:
     """A wire a dense head can produce: a class, binary attributes, or a flat real/Gaussian."""
-    return t.kind in ("Class", "Binary") or (t.kind in ("Real", "Gaussian") and len(t.shape) == 1)
+    return t.kind == "Class" or (t.kind in ("Real", "Binary", "Gaussian") and len(t.shape) == 1)
 
 
 VECTORS = "vector outputs (Class[n], Binary[n], Real[d] or Gaussian[d])"

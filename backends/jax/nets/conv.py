@@ -26,7 +26,8 @@ class ConvEncoder(Net):
     decoder; ``CNN`` swaps in max-pooling, the classic classifier choice.
     """
 
-    expects = f"an image (Real[H, W, C]) plus optional conditioning inputs -> {VECTORS}"
+    expects = (f"an image (Real[H, W, C]) plus optional conditioning inputs -> {VECTORS}; "
+               "a Binary[H, W, C] image reads as its probabilities")
     pool: ClassVar[bool] = False
 
     @classmethod
@@ -59,11 +60,12 @@ class ConvDecoder(Net):
     """Dense to a ``ceil(H/4) x ceil(W/4)`` grid of ``2 * width`` channels, two stride-2
     transposed convolutions, crop, a 3x3 convolution to the image's channels, ``activation``.
 
-    Pixels are in [0, 1], hence the sigmoid default; ``linear`` for other reals.
+    Pixels are in [0, 1], hence the sigmoid default; ``linear`` for other reals.  A
+    ``Binary[H, W, C]`` output is the Bernoulli logits of its pixels (no activation).
     """
 
     expects = ("one or more non-image inputs (flattened and concatenated) -> "
-               "one image (Real[H, W, C])")
+               "one image (Real[H, W, C] or Binary[H, W, C])")
 
     @classmethod
     def accepts(cls, inputs: Wires, outputs: Wires) -> bool:
@@ -72,6 +74,7 @@ class ConvDecoder(Net):
 
     def __init__(self, inputs: Wires, outputs: Wires, *, rngs: nnx.Rngs, width: int = 32,
                  activation: Activation = "sigmoid") -> None:
+        self.wire = outputs[0]
         self.size = outputs[0].value_shape
         height, wide, channels = self.size
         self.grid = (math.ceil(height / 4), math.ceil(wide / 4), 2 * width)
@@ -87,4 +90,4 @@ class ConvDecoder(Net):
         h = jax.nn.relu(self.dense(flatten_concat(xs))).reshape(-1, *self.grid)
         for up in self.ups:
             h = jax.nn.relu(up(h))
-        return (activate(self.out(crop(h, *self.size[:2])), self.activation),)
+        return (activate(self.out(crop(h, *self.size[:2])), self.activation, self.wire),)

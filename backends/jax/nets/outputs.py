@@ -39,8 +39,14 @@ class Heads(nnx.Module):
         return tuple(p.reshape(h.shape[0], *s) for p, s in zip(parts, self.shapes, strict=True))
 
 
-def activate(x: jax.Array, activation: Activation) -> jax.Array:
-    """An image output's squashing: ``sigmoid`` for pixels in [0, 1], ``linear`` for any reals."""
+def activate(x: jax.Array, activation: Activation, wire: WireType | None = None) -> jax.Array:
+    """An image output's squashing: ``sigmoid`` for pixels in [0, 1], ``linear`` for any reals.
+
+    A ``Binary`` image output stays as logits whatever ``activation`` says: the
+    lowering applies the sigmoid itself and keeps the logits for ``bce``/``nll``.
+    """
+    if wire is not None and wire.kind == "Binary":
+        return x
     return jax.nn.sigmoid(x) if activation == "sigmoid" else x
 
 

@@ -33,7 +33,7 @@ class UNet(Net):
     """
 
     expects = ("an image (Real[H, W, C]) plus optional conditioning inputs -> "
-               "one image of the same height and width (Real[H, W, C'])")
+               "one image of the same height and width (Real[H, W, C'], or Binary logits)")
 
     @classmethod
     def accepts(cls, inputs: Wires, outputs: Wires) -> bool:
@@ -45,6 +45,7 @@ class UNet(Net):
                  depth: int = 2, activation: Activation = "sigmoid") -> None:
         self.layout = layout(inputs, is_image)
         self.activation = activation
+        self.wire = outputs[0]
         channels = [width * 2**level for level in range(depth + 1)]
         cin = inputs[self.layout.carrier].value_shape[-1] + self.layout.extra
         levels = zip([cin, *channels[:-2]], channels[:-1], strict=True)
@@ -69,4 +70,4 @@ class UNet(Net):
         for up, merge, skip in zip(self.ups, self.merges, reversed(skips), strict=True):
             h = crop(up(h), *skip.shape[1:3])
             h = merge(jnp.concatenate([h, skip], axis=-1))
-        return (activate(self.out(h), self.activation),)
+        return (activate(self.out(h), self.activation, self.wire),)

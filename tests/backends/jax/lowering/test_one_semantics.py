@@ -154,6 +154,16 @@ def contract_text() -> str:
     tasks.append("task by_each_output:\n    x, y <- reals\n"
                  "    f(x), cls(x) = y, cls(y)   by l1, hinge")
     tasks.append("task by_a_number:\n    x, _ <- reals\n    f(x) = 1   by hinge")
+    # Binary wires of more than one dimension (Bernoulli images): bits sampled from them,
+    # a likelihood of Real data of their shape, and fair coins of their shape.
+    lines += ["learner grid_bits : Real[4] -> Binary[2, 2]",
+              "random draw_grid_bits : -> Binary[2, 2] ~ uniform"]
+    tasks.append("task binary_grid_bce:\n    x, y <- reals\n"
+                 "    grid_bits(x) = sample(grid_bits(y))   by bce")
+    tasks.append("task binary_grid_nll:\n    m <- grid\n    x, _ <- reals\n"
+                 "    grid_bits(x) = m   by nll")
+    tasks.append("task binary_grid_uniform:\n    x, _ <- reals\n    s <- draw_grid_bits\n"
+                 "    grid_bits(x) = s   by l1")
     names = re.findall(r"^task (\w+):", "\n".join(tasks), re.MULTILINE)
     return "\n".join([*lines, *tasks, f"objective contract = {' + '.join(names)}"]) + "\n"
 
