@@ -276,6 +276,9 @@ def claim_goal(node: ast.Claim) -> str:
 
 
 def _box_decl(node: ast.BoxDecl) -> str:
+    if node.follow is not None:
+        decay = "" if node.decay is None else f", {_number(node.decay)}"
+        return f"{node.kind} {node.name} = {node.follow}({node.follows}{decay})"
     text = f"{node.kind} {node.name} : {_signature(node.sig)}"
     if node.distribution is not None:
         text += f" ~ {node.distribution}"

@@ -82,6 +82,39 @@ TEMPLATES: dict[str, Template] = {
         "only a random source takes `~ distribution`; `{name}` is declared `{kind}`",
         help="drop the `~ ...`, or declare `random {name} : -> ...`",
     ),
+    "follow-unknown": Template(
+        "`{name} = {follow}(...)`: `{follow}` is not a way to follow a learner",
+        help="write `learner {name} = ema({followed}, 0.99)` (a moving average of "
+             "`{followed}`) or `learner {name} = tied({followed})` (the same parameters)",
+    ),
+    "follow-not-learner": Template(
+        "`{follow}(...)` declares a learner; `{name}` is declared `{kind}`",
+        help="write `learner {name} = {follow}(...)`",
+    ),
+    "follow-undefined": Template(
+        "`{name} = {follow}({followed})`: no learner `{followed}` is declared above",
+        help="{help}",
+    ),
+    "follow-follower": Template(
+        "`{name} = {follow}({followed})`: `{followed}` is itself `{other}({of})`",
+        help="follow `{of}` directly: `learner {name} = {example}`",
+    ),
+    "ema-decay": Template(
+        "`ema` needs a decay strictly between 0 and 1", found="{found}",
+        help="write e.g. `learner {name} = ema({followed}, 0.99)`: "
+             "each step keeps 99% of `{name}` and takes 1% of `{followed}`",
+    ),
+    "tied-decay": Template(
+        "`tied({followed})` takes no number: `{name}` is `{followed}` under another name",
+        help="write `learner {name} = tied({followed})`, or `ema({followed}, {found})` "
+             "for a moving average",
+    ),
+    "trains-ema": Template(
+        "`trains` names `{name}`, a moving average of `{followed}`: it is not trained by "
+        "gradient",
+        help="drop `{name}` from `trains` (it follows `{followed}` after each step), or "
+             "declare it `learner {name} : ...` to train it",
+    ),
     "const-value": Template(
         "constant `{name}` needs a value", help="write `const {name} : -> T = 0`"
     ),

@@ -121,3 +121,34 @@ def data_requests(program: Program, objective: Objective) -> tuple[DataRequest, 
         for i, t in enumerate(objective.terms) for b in unique_boxes(t.equation)
         if b.kind is BoxKind.DATA
     )
+
+
+def ema_learners(program: Program, objective: Objective) -> dict[str, tuple[str, float]]:
+    """Each EMA learner of ``objective`` (``learner target = ema(online, d)``): the learner it
+    follows and its decay.  No equation trains one by gradient; the train step moves it
+    towards the followed learner after each optimizer update."""
+    return {n: follows for n in with_params(objective)
+            if (follows := program.declarations[n].follows) is not None}
+
+
+def own_params(program: Program, objective: Objective) -> tuple[str, ...]:
+    """The learners of ``objective`` with parameters of their own, in order: its boxes with
+    parameters, and each learner an EMA learner follows.  A tied learner (``learner b =
+    tied(a)``) never appears: its boxes are ``a``'s, so ``a``'s one entry serves both names."""
+    followed = (f for f, _ in ema_learners(program, objective).values())
+    return tuple(dict.fromkeys((*with_params(objective), *followed)))
+
+
+def not_trained(program: Program, objective: Objective,
+                impls: Mapping[str, object] | None = None) -> tuple[str, ...]:
+    """The boxes with parameters that no gradient trains: the frozen ones (loaded, fixed) and
+    the EMA learners.  ``equation_trains``/``trained_learners`` of these are what is trained."""
+    return (*frozen_boxes(program, objective, impls), *ema_learners(program, objective))
+
+
+def ema_in_trains(objective: Objective, program: Program) -> list[tuple[Equation, str]]:
+    """Each (equation, EMA learner) where a ``trains`` clause names an EMA learner: an error,
+    since no gradient trains it."""
+    ema = ema_learners(program, objective)
+    return [(t.equation, n) for t in objective.terms if t.equation.trains_named
+            for n in t.equation.trains if n in ema]

@@ -146,6 +146,11 @@ class BoxDecl:
     distribution: str | None = None
     value: int | float | None = None
     span: Span = _span()
+    # `learner target = ema(online, 0.99)`, `learner b = tied(a)`: how (`ema`, `tied`, or
+    # what was written), whom, and the decay (ema's number); `sig` is then empty.
+    follow: str | None = None
+    follows: str | None = None
+    decay: int | float | None = None
 
 
 @dataclass(frozen=True)

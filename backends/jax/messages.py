@@ -225,6 +225,26 @@ TEMPLATES: dict[str, Template] = {
         "`{dataset}`, with {has}, but the wire has {classes} classes",
         expected="{classes} classes", found="{has}", help="{help}",
     ),
+    "data-import-not-allowed": Template(
+        "data loader `{path}` would import `{module}`, which taskdsl does not trust: it is "
+        "not part of taskdsl and it was not allowed",
+        expected="a module of taskdsl or an allowed module", found="{module}",
+        help="if you trust it, allow it with `--allow-import {top}`, `{env}={top}`, or "
+             "`allow_import = [\"{top}\"]` in {config} (docs/security.md); {reason}",
+    ),
+    "data-loader-missing": Template(
+        "data loader `{path}` cannot be found: {reason}",
+        expected="a function `{attr}` in an importable module `{module}`",
+        help="install the package or put it on PYTHONPATH (never read from the current "
+             "folder); write the loader as `package.module.function(option = value)`",
+    ),
+    "data-loader-result": Template(
+        "data loader `{path}` {what}",
+        expected="a dict of numpy arrays, one row per example", found="{found}",
+        help="return e.g. `{{\"x\": np.zeros((100, 2)), \"label\": np.zeros(100, int)}}`; "
+             "a `describe(**options)` attribute, returning `{{field: (shape, dtype[, "
+             "classes])}}`, lets `taskdsl check` compare fields without loading",
+    ),
     # ------------------------------------------------------------------ settings
     "setting-unknown": Template(
         "unknown setting `{key}`{where}", expected="one of: {valid}, `impl.LEARNER`, "

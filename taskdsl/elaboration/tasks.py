@@ -181,11 +181,17 @@ class Tasks(Claims):
         trains_clauses = [c for c in clauses if isinstance(c, ast.Trains)]
         for extra in trains_clauses[1:]:
             self.diags.error("repeated-clause", extra.span, clause="trains")
+        # An EMA learner (`learner t = ema(f, 0.99)`) is never trained by gradient.
+        ema = {n for n in learners if (d := scope.boxes.get(n)) is not None and d.follows}
         if not trains_clauses:
-            return learners
+            return tuple(n for n in learners if n not in ema)
         chosen: list[str] = []
         for ref in trains_clauses[0].names:
             decl = scope.boxes.get(ref.name)
+            if decl is not None and decl.follows is not None:
+                self.diags.error("trains-ema", ref.span, name=ref.name,
+                                 followed=decl.follows[0])
+                continue
             inner = self.refined_learners.get(decl.name if decl else ref.name)
             if decl is None and inner is None:
                 self.diags.error("undefined", ref.span, what="learner", name=ref.name,

@@ -199,6 +199,15 @@ class ToAst:
         extras = dict(c for c in children if isinstance(c, tuple))
         return ast.BoxDecl(kind, name, sig, extras.get("dist"), extras.get("value"), self._span(meta))
 
+    def follow_decl(self, meta, children):
+        """``learner target = ema(online, 0.99)``: a BoxDecl with an empty signature, which
+        elaboration takes from the followed learner."""
+        kind = children[0]
+        names = _tokens(children, "NAME")
+        decay = next((c for c in children if isinstance(c, int | float)), None)
+        return ast.BoxDecl(kind, names[0].value, ast.SigExpr((), ()), span=self._span(meta),
+                           follow=names[1].value, follows=names[2].value, decay=decay)
+
     # -- diagrams
     def def_param(self, meta, children):
         types = _nodes(children)

@@ -178,7 +178,8 @@ def _explain(
         return f"expected an indented block after `:`, found {found}", "indent the block's lines"
     if token is not None and token.type == "_INDENT":
         return "unexpected indentation", "only the body of a block (after `:`) is indented"
-    if "COLON" in expected and "LPAR" not in expected and len(expected) <= 2:
+    # (`learner NAME` may also go on with `= ema(...)`: the `:` is what is missing)
+    if "COLON" in expected and "LPAR" not in expected and len(expected - {"EQUAL"}) <= 2:
         return f"expected `:`, found {found}", None
     if token is not None and token.type == "NAME" and token.value in ("learner", "task"):
         return f"unexpected {found}", None

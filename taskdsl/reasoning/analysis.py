@@ -156,7 +156,9 @@ def analyse(program: Program, objective: Objective) -> Report:
         if name in theory.tasks or name in theory.distributional:
             others = [n for n in pointwise if n != name and n not in in_game]
             report.refined.extend(_becomes(program, theory, name, others))
-    declared = [n for n, d in program.declarations.items() if d.kind is BoxKind.LEARNER]
+    # by the declared learner's own name: a tied one (`b = tied(a)`) is `a`
+    declared = list(dict.fromkeys(d.name for d in program.declarations.values()
+                                  if d.kind is BoxKind.LEARNER))
     mentioned = set(objective.learners()) | set(program.refinements)
     report.unconstrained = [n for n in declared if n not in mentioned]
     frozen = frozen_boxes(program, objective)

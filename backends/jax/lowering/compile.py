@@ -68,11 +68,12 @@ from taskdsl.explain import Notation, equation_formula, objective_formula
 from taskdsl.ir import Name, Objective, Program
 from taskdsl.queries import (
     data_requests,
+    ema_learners,
     equation_trains,
-    frozen_boxes,
     metric_names,
+    not_trained,
+    own_params,
     trained_learners,
-    with_params,
 )
 
 from ..messages import show
@@ -394,7 +395,7 @@ def compile_objective(program: Program, objective: str | None = None,
     """
     target = find_objective(program, objective)
     loaded = loaded_learners(program, target, impls)
-    frozen = frozen_boxes(program, target, impls)
+    frozen = not_trained(program, target, impls)  # loaded, fixed, and EMA learners
     schedule = _phases(program, target, frozen, phases)
     names = metric_names(target)
     functions = _function_names(names)
@@ -488,11 +489,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-LEARNERS = {_literal(tuple(with_params(target)))}  # every learner needs apply[name] and params[name]
+LEARNERS = {_literal(own_params(program, target))}  # every learner needs apply[name] and params[name]
 TRAINED = {_literal(tuple(trained))}  # learners some equation trains; the others stay fixed
 # the update schedule: step i updates the learners of PHASES[i % len(PHASES)] (and any
 # trained learner no phase names); () updates every trained learner at every step
 PHASES = {_literal(phases)}
+# EMA learners: name -> (the learner it follows, decay); after each optimizer update,
+# params[name] = decay * params[name] + (1 - decay) * params[followed]; start it as a copy
+EMA = {_literal(ema_learners(program, target))}
 # frozen learners: name -> (the run folder `load` names, the learner's name in that run)
 LOADED = {{
 {shown_loaded}}}
@@ -569,4 +573,4 @@ def _train(schedule: bool, planned: bool = False) -> str:
     if optimizer is None:
         optimizer = optimizer_of(OPTIMIZER)
 """ if planned else ""}
-    return train_step(objective, LEARNERS, TRAINED, {optimizer}, donate=donate)'''
+    return train_step(objective, LEARNERS, TRAINED, {optimizer}, donate=donate, ema=EMA)'''

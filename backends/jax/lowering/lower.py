@@ -38,6 +38,14 @@ default ``trains`` (every learner in the equation) silently leaves it out.  A
 and which learners each equation trains is ``taskdsl.queries``' answer
 (``frozen_boxes``, ``equation_trains``, ``trained_learners``), nowhere else.
 
+EMA and tied learners (``learner target = ema(online, 0.99)``, ``learner b =
+tied(a)``): a tied learner's boxes are ``a``'s already (elaboration names them
+so), so it has no entry of its own.  An EMA learner has its own entry
+(``queries.own_params``), with the net of the learner it follows, starts as a
+copy of it (``Lowered.init``), is trained by no equation
+(``queries.not_trained``), and is moved toward it inside the jitted step after
+the optimizer update (``Lowered.ema``, ``step.train_step``).
+
 Default architectures, for a learner without an ``impl`` line: the first of
 ``unet`` (image and conditioning to an image of the same size), ``cnn`` (image
 to vectors), ``conv_decoder`` (vectors to an image), ``text_editor``,
@@ -58,14 +66,19 @@ import optax
 from flax import nnx
 
 from taskdsl.ir import BoxKind, Call, Declaration, Name, Objective, Program
+from taskdsl.messages import TEMPLATES
 from taskdsl.queries import (
     LOAD,
     DataRequest,
     data_requests,
+    ema_in_trains,
+    ema_learners,
     equation_trains,
     frozen_boxes,
     is_load,
     metric_names,
+    not_trained,
+    own_params,
     trained_learners,
     with_params,
 )
@@ -259,6 +272,11 @@ def check_trains(program: Program, objective: Objective, calls: Mapping[str, Loa
         named = [n for n in equation.trains if n in frozen] if equation.trains_named else []
         if named:
             raise errors.trains_loaded(equation.name, named[0], calls[named[0]].run)
+    for equation, name in ema_in_trains(objective, program):  # the checker reports it first
+        words = TEMPLATES["trains-ema"]
+        details = {"name": name, "followed": program.declarations[name].follows[0]}
+        raise LowerError(words.message.format(**details), code="trains-ema",
+                         span=equation.span, help=(words.help or "").format(**details))
 
 
 # ---------------------------------------------------------------------------
@@ -280,8 +298,11 @@ class Lowered:
 
     def __init__(self, objective: Objective, learners: Mapping[str, Learner],
                  plans: tuple[EquationPlan, ...], requests: tuple[DataRequest, ...],
-                 frozen: tuple[str, ...] = ()) -> None:
+                 frozen: tuple[str, ...] = (),
+                 ema: Mapping[str, tuple[str, float]] | None = None) -> None:
         self.objective = objective
+        # Each EMA learner: (the learner it follows, its decay); see `step.train_step`.
+        self.ema: dict[str, tuple[str, float]] = dict(ema or {})
         self.learner_names: tuple[str, ...] = tuple(learners)
         self.loaded: dict[str, Path] = {
             n: lr.loaded.run for n, lr in learners.items() if lr.loaded is not None}
@@ -308,8 +329,12 @@ class Lowered:
         copy keeps the loaded arrays alive when a train step donates these.
         """
         fresh = self._init(key)
-        return {name: fresh[name] if lr.loaded is None else jax.tree.map(jnp.copy, lr.loaded.params)
-                for name, lr in self._learners.items()}
+        params = {name: fresh[name] if lr.loaded is None
+                  else jax.tree.map(jnp.copy, lr.loaded.params)
+                  for name, lr in self._learners.items()}
+        for target, (followed, _) in self.ema.items():  # an EMA learner starts as a copy
+            params[target] = jax.tree.map(jnp.copy, params[followed])
+        return params
 
     def _init_all(self, key: jax.Array) -> Params:
         return {name: nnx.split(learner.build(jax.random.fold_in(key, i)))[1]
@@ -384,15 +409,18 @@ def lower(program: Program, objective: str | None = None,
     target = find_objective(program, objective)
     calls = load_calls(program, target, impls)
     chosen = {**program.impls, **(impls or {})}
-    learners = {name: _learner(program.declarations[name], chosen.get(name), loaded or {})
-                for name in with_params(target)}
+    ema = ema_learners(program, target)
+    # An EMA learner has the net of the learner it follows (its parameters are averaged in).
+    learners = {name: _learner(program.declarations[name],
+                               chosen.get(ema[name][0] if name in ema else name), loaded or {})
+                for name in own_params(program, target)}
     check_trains(program, target, calls, impls)
-    frozen = frozen_boxes(program, target, impls)
+    frozen = not_trained(program, target, impls)
     names = metric_names(target)
     plans = tuple(plan_equation(names[i], i, float(t.weight), t.equation,
                                 equation_trains(t.equation, frozen))
                   for i, t in enumerate(target.terms))
-    return Lowered(target, learners, plans, data_requests(program, target), frozen)
+    return Lowered(target, learners, plans, data_requests(program, target), frozen, ema)
 
 
 # ---------------------------------------------------------------------------
@@ -423,4 +451,5 @@ def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation | 
         size = batch_size if batch_size is not None else _batch_size(batch)
         return lowered.loss(params, batch, key, size)
 
-    return train_step(loss, lowered.learner_names, lowered.trained, optimizer, donate=donate)
+    return train_step(loss, lowered.learner_names, lowered.trained, optimizer, donate=donate,
+                      ema=lowered.ema)

@@ -17,13 +17,16 @@ import optax
 
 def train_step(loss: Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, jax.Array]]],
                learners: Sequence[str], trained: Sequence[str],
-               optimizer: optax.GradientTransformation | PerLearner, *, donate: bool = True
-               ) -> tuple[Callable, Callable]:
+               optimizer: optax.GradientTransformation | PerLearner, *, donate: bool = True,
+               ema: Mapping[str, tuple[str, float]] | None = None) -> tuple[Callable, Callable]:
     """``(init_opt_state, step)`` for ``loss(params, batch, key) -> (total, task values)``.
 
     Only the ``trained`` learners are differentiated and updated (the others
     are constants of the objective and report a gradient norm of 0), so no
-    backward pass or optimizer state is spent on them.  ``step(params,
+    backward pass or optimizer state is spent on them.  Each ``ema`` learner
+    (``{target: (followed, decay)}``) is then moved, inside the same jitted step,
+    to ``decay * target + (1 - decay) * followed`` with the followed learner's
+    *updated* parameters (no gradient reaches it).  ``step(params,
     opt_state, batch, key) -> (params, opt_state, metrics)`` is jitted with the
     params and optimizer state donated, and never syncs with the host.
     """
@@ -42,7 +45,10 @@ def train_step(loss: Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, 
         updates, opt_state = optimizer.update(grads, opt_state, trainable)
         norms = {n: optax.tree.norm(grads[n]) if n in grads else jnp.zeros(()) for n in learners}
         metrics = {**tasks, "loss": total, **{f"grad_norm/{n}": v for n, v in norms.items()}}
-        return {**params, **optax.apply_updates(trainable, updates)}, opt_state, metrics
+        new = {**params, **optax.apply_updates(trainable, updates)}
+        for target, (followed, decay) in (ema or {}).items():
+            new[target] = optax.incremental_update(new[followed], new[target], 1.0 - decay)
+        return new, opt_state, metrics
 
     return init_opt_state, jax.jit(step, donate_argnums=(0, 1) if donate else ())
 

@@ -53,6 +53,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from taskdsl.ir import Program
 
 from .. import trust
+from ..evaluation import pictures
 from ..lowering.lower import Lowered, LowerError, make_train_step
 from ..messages import note, phrase
 from ..nets import NETS, NetError
@@ -318,7 +319,7 @@ def _pictures(lowered: Lowered, settings: Settings, objective: str, feed: feedin
               held_out: feeding.Feed | None) -> watch.Pictures | None:
     """The pictures of image-valued learner outputs, on the first held-out batch (the first
     training batch when the data have no test part); ``None`` if nothing is an image."""
-    if not any(watch.is_image(w) for n in lowered.learner_names
+    if not any(pictures.is_drawable(w) for n in lowered.learner_names
                for w in lowered.learners[n].signature.outputs):
         return None
     if held_out is None:

@@ -130,11 +130,6 @@ class Evaluation:
 # -- pictures ---------------------------------------------------------------------------
 
 
-def is_image(wire: WireType) -> bool:
-    """A wire whose values can be drawn: ``Real[H, W, 1]`` or ``Real[H, W, 3]``."""
-    return wire.kind == "Real" and len(wire.shape) == 3 and wire.shape[-1] in (1, 3)
-
-
 def recording(lowered: Lowered, seen: dict[str, tuple[jax.Array, ...]]) -> dict[str, Any]:
     """``lowered``'s learners, each recording its first application's outputs in ``seen``:
     the objective's own wiring says what each learner is applied to (a decoder to the
@@ -157,12 +152,14 @@ class Pictures:
 
     def __init__(self, lowered: Lowered, batch: Any, settings: Settings) -> None:
         self.outputs: dict[str, tuple[str, int]] = {}
+        self.wires: dict[str, WireType] = {}
         for name in lowered.learner_names:
             wires = lowered.learners[name].signature.outputs
-            drawn = [i for i, w in enumerate(wires) if is_image(w)]
+            drawn = [i for i, w in enumerate(wires) if pictures.is_drawable(w)]
             for i in drawn:
                 tag = f"pictures/{name}" if len(drawn) == 1 else f"pictures/{name}/{i}"
                 self.outputs[tag] = (name, i)
+                self.wires[tag] = wires[i]
         self.batch = jax.device_put(batch)
         self.key = jax.random.fold_in(jax.random.key(settings.seed), PICTURES_KEY)
         size = settings.batch
@@ -181,7 +178,9 @@ class Pictures:
     def __call__(self, params: Any) -> dict[str, np.ndarray]:
         """Each picture as RGB bytes (H, W, 3): the images side by side, enlarged."""
         found = jax.device_get(self._images(params, self.batch, self.key))
-        return {tag: np.asarray(pictures.grid([list(images)])) for tag, images in found.items()}
+        return {tag: np.asarray(pictures.grid([list(pictures.learner_picture(images,
+                                                                            self.wires[tag]))]))
+                for tag, images in found.items()}
 
 
 # -- TensorBoard ------------------------------------------------------------------------

@@ -314,9 +314,10 @@ def test_held_out_data_is_each_sources_test_split(monkeypatch: pytest.MonkeyPatc
     assert "data source `mine` = datasets.plain() has no `split` option" in str(caught.value)
 
 
-def test_only_real_pictures_are_images() -> None:
-    assert watch.is_image(WireType("Real", (8, 8, 1)))
-    assert watch.is_image(WireType("Real", (32, 32, 3)))
-    assert not watch.is_image(WireType("Real", (8, 8, 2)))
-    assert not watch.is_image(WireType("Real", (64,)))
-    assert not watch.is_image(WireType("Class", (10,)))
+def test_real_and_binary_pictures_are_drawn() -> None:
+    assert pictures.is_drawable(WireType("Real", (8, 8, 1)))
+    assert pictures.is_drawable(WireType("Binary", (8, 8, 1)))
+    assert pictures.is_drawable(WireType("Real", (32, 32, 3)))
+    assert not pictures.is_drawable(WireType("Real", (8, 8, 2)))
+    assert not pictures.is_drawable(WireType("Real", (64,)))
+    assert not pictures.is_drawable(WireType("Class", (10,)))
