@@ -40,7 +40,7 @@ def test_a_busy_run_ends_with_143_soon_after_sigterm() -> None:
     process = _started(BUSY.format(grace=0.5))
     start = time.monotonic()
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == TERMINATED == 143
     assert time.monotonic() - start < 10
     assert "terminated: SIGTERM" in err and "--resume" in err and "Traceback" not in err
