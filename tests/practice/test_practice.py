@@ -18,8 +18,7 @@ import pytest
 
 import taskdsl
 from taskdsl.backends.jax.lowering.lower import Lowered, lower, make_train_step
-from taskdsl.explain import explain
-from taskdsl.fmt import format_text
+from tests.practice.practice import assert_reads_as_written, mean
 
 HERE = Path(__file__).parent
 BATCH, STEPS = 64, 40
@@ -100,20 +99,10 @@ def trained(name: str) -> tuple[list[dict[str, float]], Lowered, dict, dict]:
     return history, low, params, first
 
 
-def mean(history: list[dict[str, float]], task: str, where: slice) -> float:
-    return float(np.mean([h[task] for h in history[where]]))
-
 
 @pytest.mark.parametrize("name", sorted(EXPLAINED))
 def test_each_file_checks_formats_and_explains_as_the_textbook_writes_it(name: str) -> None:
-    path = HERE / f"{name}.task"
-    result = taskdsl.check_file(path)
-    assert result.ok, result.render()
-    text = path.read_text(encoding="utf-8")
-    assert format_text(text) == text
-    explained = explain(result.program)
-    for line in EXPLAINED[name]:
-        assert line in explained, explained
+    assert_reads_as_written(HERE / f"{name}.task", EXPLAINED[name])
 
 
 def samples_distance(low: Lowered, params: dict, generator: str) -> float:
