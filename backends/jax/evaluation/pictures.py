@@ -8,6 +8,7 @@ ground with a gap, so black backgrounds of neighbouring images stay apart.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from taskdsl.types import WireType
+
+from ..training.files import write_bytes
 
 CELL = 64
 """Images smaller than this many pixels a side are enlarged to about this size."""
@@ -61,19 +64,23 @@ def grid(rows: Sequence[Sequence[np.ndarray]], headers: Sequence[str] = ()) -> I
 def save_columns(path: str | Path, columns: Sequence[np.ndarray],
                  headers: Sequence[str] = ()) -> Path:
     """A grid from its columns, each a batch of images (N, H, W, C) with the same N."""
-    path = Path(path)
-    grid([list(row) for row in zip(*columns, strict=True)], headers).save(path)
-    return path
+    return _save(path, grid([list(row) for row in zip(*columns, strict=True)], headers))
 
 
 def save_row(path: str | Path, images: np.ndarray) -> Path:
     """One image at its own size, or several side by side (enlarged, on the grid's ground)."""
-    path = Path(path)
     if len(images) == 1:
-        Image.fromarray(to_uint8(images[0])).save(path)
-    else:
-        grid([list(images)]).save(path)
-    return path
+        return _save(path, Image.fromarray(to_uint8(images[0])))
+    return _save(path, grid([list(images)]))
+
+
+def _save(path: str | Path, picture: Image.Image) -> Path:
+    """``picture`` written atomically, never through a symbolic link, in the format its
+    suffix names (``files.write_bytes``)."""
+    path = Path(path)
+    buffer = io.BytesIO()
+    picture.save(buffer, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+    return write_bytes(path, buffer.getvalue())
 
 
 def is_drawable(wire: WireType) -> bool:

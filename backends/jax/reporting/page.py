@@ -30,6 +30,7 @@ from taskdsl.render import RenderError, render_program
 
 from ..evaluation import errors
 from ..messages import note, phrase
+from ..training.files import write_text
 from .curves import HELD_OUT_COLOUR, Line, chart
 from .folder import LOSS, STEP, Metrics, Picture, RunFolder, read_run
 
@@ -75,7 +76,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if target.exists() and not is_report(target):
         raise errors.EvalError.of("output-unwritable", path=target,
                                   reason=phrase("report-not-ours"))
-    target.write_text(build_page(run), encoding="utf-8")
+    write_text(target, build_page(run))
     return target
 
 
