@@ -63,7 +63,7 @@ KEYWORDS = ("import", "from", "type", "learner", "fixed", "data", "random", "con
 KIND_DOC = {
     "Real": "real numbers of any shape: Real[28, 28, 1]",
     "Class": "one of n classes (a distribution over them): Class[10]",
-    "Binary": "n independent yes/no values: Binary[40]",
+    "Binary": "independent yes/no values of any shape: Binary[40], Binary[28, 28, 1]",
     "Gaussian": "a diagonal Gaussian (mean and log-variance) over d numbers: Gaussian[16]",
     "Tokens": "a sequence of l words from a vocabulary of v: Tokens[v, l]",
 }

@@ -61,7 +61,7 @@ TEMPLATES: dict[str, Template] = {
     # ------------------------------------------------------------ types
     "unknown-type": Template(
         "unknown type `{name}`",
-        expected="one of Real[..], Class[n], Binary[n], Gaussian[..], Tokens[v, l] or an alias",
+        expected="one of Real[..], Class[n], Binary[..], Gaussian[..], Tokens[v, l] or an alias",
         help="{help}",
     ),
     "type-dims": Template(
