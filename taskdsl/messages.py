@@ -308,6 +308,11 @@ TEMPLATES: dict[str, Template] = {
         "`{name}` is refined into a diagram, so it has no implementation of its own",
         help="give `impl` lines for the learners of its refinement: {inner}",
     ),
+    "impl-follower": Template(
+        "`{name}` follows `{other}` (`ema` or `tied`), so it has `{other}`'s net and no "
+        "implementation of its own",
+        help="give the `impl` line to `{other}` and delete this one",
+    ),
     "train-unknown": Template("`train` block for `{name}`, which is not a task or objective", help="{help}"),
     "train-data": Template("`data {name}` binds something that is not a data source", help="{help}"),
     # ----------------------------------------------------------- claims

@@ -32,6 +32,10 @@ class Configuration(ElaborationState):
             self.diags.error("impl-refined", node.span, name=node.name,
                              inner=", ".join(self.refined_learners[node.name]))
             return
+        followed = decl.follows[0] if decl.follows else decl.tied_to
+        if followed is not None:  # an ema(...) or tied(...) learner has its leader's net
+            self.diags.error("impl-follower", node.span, name=node.name, other=followed)
+            return
         if node.name in self.impls:
             self.diags.error("duplicate", node.span, name=f"impl {node.name}",
                              first=str(self.impl_spans[node.name]))
