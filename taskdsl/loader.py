@@ -12,14 +12,16 @@ does, so that a library user and the command line report the same findings.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from taskdsl import syntax as ast
-from taskdsl.backend import Backend, run_checks
+from taskdsl.collector import collector_paused
 from taskdsl.diagnostics import Diagnostic, Diagnostics, TaskError, position
 from taskdsl.elaborate import ModuleElaborator, to_python
 from taskdsl.ir import Program
@@ -27,6 +29,9 @@ from taskdsl.lints import lint
 from taskdsl.parser import parse, parse_value
 from taskdsl.scope import Scope
 from taskdsl.source import SET_FILE, Source, set_source
+
+if TYPE_CHECKING:  # the backends' module is imported when they are asked (a tenth of the
+    from taskdsl.backend import Backend  # start-up time goes to finding them)
 
 
 def stdlib_dir() -> Path:
@@ -68,8 +73,15 @@ class Loader:
     stack: list[str] = field(default_factory=list)
 
     def load_text(self, text: str, path: str) -> tuple[Program, Scope]:
+        # The collector paused throughout: what the front end allocates all stays alive, and
+        # collections between its passes (lints included) only walk it, at a growing cost.
+        with collector_paused():
+            return self._load_text(text, path)
+
+    def _load_text(self, text: str, path: str) -> tuple[Program, Scope]:
         self.sources[path] = Source(path, text)
-        module = parse(text, path, self.diags)
+        module = parse(text, path, self.diags) if not self.stack else _parse_import(text, path,
+                                                                                   self.diags)
         self.stack.append(path)
         try:
             scope = Scope()
@@ -131,6 +143,34 @@ class Loader:
         scope.objectives.update(imported.objectives)
 
 
+# Imported files parsed before, by path and text: an editor re-checks the file being
+# edited at each change, and its imports (the stdlib's above all) are the same each time.
+# Syntax trees are immutable, so one can serve every check; only clean parses are kept.
+_PARSED: OrderedDict[tuple[str, str], ast.Module] = OrderedDict()
+PARSED_KEPT = 64
+
+
+_PARSED_LOCK = threading.Lock()  # the language server checks in threads too
+
+
+def _parse_import(text: str, path: str, diags: Diagnostics) -> ast.Module:
+    """``parse``, from :data:`_PARSED` when this text was parsed as this path before."""
+    key = (path, text)
+    with _PARSED_LOCK:
+        module = _PARSED.get(key)
+        if module is not None:
+            _PARSED.move_to_end(key)
+            return module
+    found = sum(diags.counts.values())  # counted even past the limit, unlike items
+    module = parse(text, path, diags)
+    if sum(diags.counts.values()) == found:
+        with _PARSED_LOCK:
+            _PARSED[key] = module
+            if len(_PARSED) > PARSED_KEPT:
+                _PARSED.popitem(last=False)
+    return module
+
+
 def _display(path: Path) -> str:
     """A path as messages show it: relative to the working directory when inside it."""
     try:
@@ -149,7 +189,7 @@ def _printable(text: str) -> str:
 
 
 # What `backends` may be: False (none), True (the installed ones), or the backends to ask.
-Backends = bool | Iterable[Backend]
+Backends: TypeAlias = "bool | Iterable[Backend]"
 
 
 def check_text(text: str, path: str = "<input>", *, backends: Backends = False,
@@ -192,6 +232,7 @@ def with_backends(result: Result, backends: Backends = True,
     """
     if backends is False or not result.ok:
         return result
+    from taskdsl.backend import run_checks
     report = run_checks(result.program, overrides, None if backends is True else backends)
     diagnostics = sorted([*result.diagnostics, *report.diagnostics], key=position)
     sources = {**result.sources, SET_FILE: set_source(tuple(overrides))} if overrides else result.sources

@@ -5,7 +5,9 @@ configuration value, as ``--set`` gives it).  Their parts live in
 :mod:`taskdsl.parsing`: the grammar and its cache (``grammar``), Lark's tree
 to syntax nodes (``build``), syntax errors in words (``errors``), recovery at
 the next top-level statement (``recovery``), comments for the formatter
-(``comments``) and literals (``literals``).
+(``comments``) and literals (``literals``).  A good file takes the fast path
+(``fast``: Lark's tables in one loop, building syntax nodes as it reduces);
+anything else Lark parses itself, so errors and recovery are Lark's.
 
 The grammar (``grammar/task.lark``) is LALR(1) and indentation-sensitive.
 After a syntax error the parser recovers at the next top-level statement, so
@@ -23,6 +25,7 @@ from taskdsl.diagnostics import Diagnostics
 from taskdsl.parsing.build import ToAst, parse_statements
 from taskdsl.parsing.comments import comments
 from taskdsl.parsing.errors import SyntaxErrors, TooDeep, report
+from taskdsl.parsing.fast import Fallback, fast_statements
 from taskdsl.parsing.grammar import IndentError, parse_tree
 from taskdsl.parsing.recovery import parse_recovering
 from taskdsl.source import Span
@@ -40,7 +43,10 @@ def parse(text: str, path: str = "<input>", diagnostics: Diagnostics | None = No
     source = text if text.endswith("\n") else text + "\n"
     with collector_paused():
         try:
-            statements = parse_statements(source, path)
+            try:
+                statements = fast_statements(source, path)
+            except Fallback:  # not sure to build what Lark would: Lark decides
+                statements = parse_statements(source, path)
         except (LarkError, IndentError, TooDeep):
             statements = parse_recovering(source, path, sink)
     if diagnostics is None and sink.errors:

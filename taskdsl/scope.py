@@ -22,7 +22,7 @@ def is_type_var(t: WireType) -> bool:
 
 
 def compatible(a: WireType, b: WireType) -> bool:
-    return a == b or ERROR_TYPE.kind in (a.kind, b.kind)
+    return a is b or a == b or ERROR_TYPE.kind in (a.kind, b.kind)  # `is`: the usual case, fast
 
 
 @dataclass
@@ -82,6 +82,6 @@ class Scope:
 
     def defines(self, name: str) -> bool:
         """Whether ``name`` already means something here (without building a set of all names)."""
-        tables = (self.aliases, self.boxes, self.defs, self.patterns, self.tasks, self.objectives,
-                  self.objective_nodes)
-        return any(name in table for table in tables)
+        return (name in self.aliases or name in self.boxes or name in self.defs
+                or name in self.patterns or name in self.tasks or name in self.objectives
+                or name in self.objective_nodes)

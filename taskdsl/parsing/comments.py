@@ -17,6 +17,8 @@ def comments(text: str) -> list[ast.Comment]:
     """
     out = []
     for number, line in enumerate(text.split("\n"), 1):
+        if "#" not in line:  # most lines: no comment to find
+            continue
         for match in STRING_OR_COMMENT.finditer(line):
             if match.group().startswith("#"):
                 out.append(ast.Comment(number, match.start() + 1, match.group().rstrip()))
