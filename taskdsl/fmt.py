@@ -322,6 +322,8 @@ def _use_arg(arg: ast.UseArg) -> str:
 
 
 def _term(term: ast.Term) -> str:
+    if isinstance(term.weight, str):  # a pattern's `number` parameter
+        return f"{term.weight} * {term.name}"
     return term.name if term.weight is None else f"{_number(term.weight)} * {term.name}"
 
 

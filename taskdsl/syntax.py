@@ -214,6 +214,15 @@ Clause = Trains | By
 
 
 @dataclass(frozen=True)
+class FnPath:
+    """A Python function by dotted path, ``mypkg.losses:huber`` (module, then the function
+    after ``:``): the user's own divergence after ``by``."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class EquationStmt:
     lhs: tuple[Expr, ...]
     rhs: tuple[Expr, ...]
@@ -241,7 +250,8 @@ class Task:
 
 @dataclass(frozen=True)
 class Term:
-    weight: int | float | None
+    # A number, or a name: inside a pattern, one of its `number` parameters (`lam * cycle`).
+    weight: int | float | str | None
     name: str
     span: Span = _span()
     negated: bool = False  # written after `-` (`fake - real`): its weight counts negated

@@ -6,7 +6,8 @@ are elaborated again in a scope where the parameters are the caller's boxes.
 
 Value parameters (after ``;``: ``sigma: number``, ``d: divergence = l1``) are
 substituted into the body's text before it is elaborated: a number into a
-builtin's brackets (``scale[sigma]``), a divergence into a ``by`` clause.  A
+builtin's brackets (``scale[sigma]``) or an objective's weight
+(``objective cycle = a + lam * b``), a divergence into a ``by`` clause.  A
 divergence left out means the type's default; a *default* divergence is a
 preference, used on each wire it compares (``l1`` on ``Real``) and the type's
 default elsewhere (``ce`` on ``Tokens``), so one pattern serves every wire type
@@ -38,6 +39,9 @@ VALUE_KINDS = (NUMBER, DIVERGENCE)
 # What a number parameter without a default stands for while the body is checked
 # generically: a value every builtin's brackets accept (`scale`, `drop`).
 NUMBER_PLACEHOLDER = 0
+# What it stands for as an objective's weight (`lam * cycle`): a weight must not be 0, and
+# a positive one can weigh a task of any divergence (a negative one only `by wass`).
+WEIGHT_PLACEHOLDER = 1
 
 
 class Patterns(ElaborationState):
@@ -70,7 +74,8 @@ class Patterns(ElaborationState):
             if sigs[param].sig.open_tail:
                 child.open_tail.add(param)
         numbers, divergences = self._value_defaults(node)
-        body = substitute(node, numbers, dict.fromkeys(divergences))
+        weights = self._weight_names(node)
+        body = substitute(node, numbers, dict.fromkeys(divergences), weights=weights)
         self._pattern_body(body, child, Scope(), prefix="")
         if len(self.diags.errors) > before:
             self.broken_patterns.add(node.name)
@@ -101,6 +106,28 @@ class Patterns(ElaborationState):
                                      expected="one of: " + ", ".join(ALL_DIVERGENCES))
                 divergences[vp.name] = divergence_name(vp.default)
         return numbers, divergences
+
+    def _weight_names(self, node: ast.Pattern) -> dict[str, int | float]:
+        """What each weight written as a name (``lam * cycle``) stands for while the body is
+        checked generically: a number parameter's default (or a placeholder); a name that
+        is no number parameter is an error, and stands for the placeholder after it."""
+        weights = {vp.name: vp.default if is_number(vp.default) else WEIGHT_PLACEHOLDER
+                   for vp in node.values if vp.kind == NUMBER}
+        kinds = {vp.name: vp.kind for vp in node.values}
+        for objective in of(node.items, ast.Objective):
+            for term in objective.terms:
+                name = term.weight
+                if not isinstance(name, str) or name in weights:
+                    continue
+                if name in kinds:
+                    self.diags.error("weight-not-number", term.span, name=name, kind=kinds[name],
+                                     pattern=node.name, task=term.name)
+                else:
+                    near = suggest(name, [n for n, k in kinds.items() if k == NUMBER])
+                    self.diags.error("weight-undefined", term.span, name=name, pattern=node.name,
+                                     near=f"; {near}" if near else "")
+                weights[name] = WEIGHT_PLACEHOLDER
+        return weights
 
     def _pattern_body(self, node: ast.Pattern, child: Scope, export: Scope, prefix: str) -> None:
         for item in of(node.items, ast.DiagramDef):
@@ -344,17 +371,20 @@ _DROP = object()  # a `by` clause whose divergence is left to the wire's type
 
 def substitute(pattern: ast.Pattern, numbers: Mapping[str, int | float],
                divergences: Mapping[str, str | None],
-               origins: dict[tuple[str, int, int], str] | None = None) -> ast.Pattern:
+               origins: dict[tuple[str, int, int], str] | None = None,
+               weights: Mapping[str, int | float] | None = None) -> ast.Pattern:
     """The pattern with its value parameters replaced by values: a number in a box's
-    brackets, a divergence in a ``by`` clause (None: the clause left out).  ``origins``
-    gets where each replaced piece starts, with the parameter it came from."""
-    if not numbers and not divergences:
+    brackets or as an objective's weight (from ``weights``; ``numbers`` when None), a
+    divergence in a ``by`` clause (None: the clause left out).  ``origins`` gets where
+    each replaced piece starts, with the parameter it came from."""
+    weights = numbers if weights is None else weights
+    if not numbers and not divergences and not weights:
         return pattern
     origins = {} if origins is None else origins
 
     def mark(span: Span, names: object) -> None:
         for name in names:  # type: ignore[attr-defined]
-            if name in numbers or name in divergences:
+            if name in numbers or name in divergences or name in weights:
                 origins[(span.file, span.line, span.column)] = name
                 return
 
@@ -363,6 +393,9 @@ def substitute(pattern: ast.Pattern, numbers: Mapping[str, int | float],
             return tuple(x for x in (walk(item) for item in node) if x is not _DROP)
         if isinstance(node, ast.TypeExpr | Span) or not is_dataclass(node):
             return node
+        if isinstance(node, ast.Term) and isinstance(node.weight, str) and node.weight in weights:
+            mark(node.span, [node.weight])  # the term's span starts at its weight
+            return replace(node, weight=weights[node.weight])
         if isinstance(node, ast.By) and any(n in divergences for n in node.all_names):
             mark(node.span, node.all_names)
             names = tuple(divergences.get(n, n) for n in node.all_names)

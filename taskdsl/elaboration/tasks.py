@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskdsl import syntax as ast
-from taskdsl.builtins import ALL_DIVERGENCES, DIVERGENCE_PARAMS, divergences_for
+from taskdsl.builtins import (
+    ALL_DIVERGENCES,
+    DIVERGENCE_PARAMS,
+    divergences_for,
+    is_user_divergence,
+)
 from taskdsl.diagrams import Builder, Elaborator, TooLarge, box_budget, describe, finalize
 from taskdsl.elaboration.base import of
 from taskdsl.elaboration.claims import Claims
-from taskdsl.ir import BoxKind, Declaration, Draw, Equation, Objective, Term
+from taskdsl.ir import BoxKind, Declaration, Diagram, Draw, Equation, Objective, Term
 from taskdsl.scope import ERROR_TYPE, Scope, suggest
 from taskdsl.source import Span
 from taskdsl.types import Signature, WireType
@@ -100,6 +105,8 @@ class Tasks(Claims):
             self.diags.error("vacuous", node.span, name=node.name)
         trains = self._trains(clauses, learners, scope, quiet=broken)
         divergences, params = self._divergences(clauses, lhs_types, rhs_types)
+        if not broken:
+            self._slopes(lhs, divergences, clauses)
         return Equation(name, lhs, rhs, trains, divergences, tuple(draws), node.span,
                         trains_named=any(isinstance(c, ast.Trains) for c in clauses),
                         divergence_params=params if any(params) else ())
@@ -223,6 +230,8 @@ class Tasks(Claims):
             self.diags.error("by-count", by[0].span, count=len(names), wires=len(types))
             names, params = [], []  # the kinds' defaults: no second error from a guess
         for i, chosen in enumerate(names):
+            if chosen is not None and is_user_divergence(chosen):
+                continue  # the user's own, by dotted path: the backend's check imports it
             if chosen is not None and chosen not in ALL_DIVERGENCES:
                 self.diags.error("unknown-divergence", by[0].span, name=chosen,
                                  allowed=", ".join(ALL_DIVERGENCES),
@@ -237,6 +246,10 @@ class Tasks(Claims):
             j = i if len(names) > 1 else 0
             chosen = names[j] if names else None
             rhs = rhs_types[i] if i < len(rhs_types) else t
+            if chosen is not None and is_user_divergence(chosen):
+                result.append(chosen)  # any wires: the backend's check traces it on them
+                result_params.append(())
+                continue
             allowed = divergences_for(t.kind, rhs.kind) if _comparable(t, rhs) else (
                 divergences_for(t.kind, t.kind))
             if allowed is None:  # a type variable or an error: known only at `use`
@@ -256,7 +269,7 @@ class Tasks(Claims):
             else:
                 result.append(chosen)
             kept = params[j] if names and result[-1] == chosen else ()
-            if kept and t.kind != "Class":  # softened class distributions only
+            if kept and t.kind != "Class" and chosen != "infonce":  # softened classes only
                 self.diags.error("divergence-param", by[0].span, name=chosen,
                                  problem=f"takes a temperature only on Class wires, not on "
                                          f"`{t.described()}`",
@@ -265,6 +278,22 @@ class Tasks(Claims):
                 kept = ()
             result_params.append(tuple(float(p) for p in kept))
         return tuple(result), tuple(result_params)
+
+    def _slopes(self, lhs: Diagram, divergences: tuple[str, ...],
+                clauses: list[ast.Clause]) -> None:
+        """``f(w) = 1 by slope`` differentiates ``f`` in its input: its lhs must be one
+        learner applied to one Real wire, nothing after it."""
+        by = next((c for c in clauses if isinstance(c, ast.By)), None)
+        for wire, divergence in zip(lhs.outputs, divergences, strict=False):
+            if divergence != "slope" or by is None:
+                continue
+            box = lhs.producers.get(wire)
+            fits = (box is not None and box.kind is BoxKind.LEARNER and len(box.inputs) == 1
+                    and len(box.outputs) == 1
+                    and lhs.wires[box.inputs[0]].type.kind == "Real")
+            if not fits:
+                found = "no learner" if box is None else f"`{box.name}` ({box.kind.value})"
+                self.diags.error("slope-side", by.span, found=found)
 
     def _divergence_params(self, name: str, params: tuple[int | float, ...],
                            span: Span) -> tuple[int | float, ...]:
@@ -277,7 +306,8 @@ class Tasks(Claims):
             self.diags.error("divergence-param", span, name=name,
                              problem="takes no number in brackets",
                              found=f"{name}[{', '.join(map(str, params))}]",
-                             help="only " + ", ".join(f"`{n}[...]`" for n in takes) + " takes one")
+                             help="only " + " and ".join(f"`{n}[...]`" for n in takes)
+                             + (" take one" if len(takes) > 1 else " takes one"))
             return ()
         if len(params) != 1 or params[0] <= 0:
             self.diags.error("divergence-param", span, name=name,
@@ -299,6 +329,10 @@ class Tasks(Claims):
         terms: list[Term] = []
         budget = box_budget()
         for term in node.terms:
+            if isinstance(term.weight, str):  # a pattern's number parameters are substituted
+                self.diags.error("weight-outside-pattern", term.span, name=term.weight,
+                                 task=term.name)
+                term = ast.Term(None, term.name, term.span, term.negated)
             weight = 1.0 if term.weight is None else float(term.weight)
             if term.negated:
                 weight = -weight

@@ -127,7 +127,7 @@ class ToAst:
     def _span(self, meta: _Place | None) -> Span:
         if meta is None:
             return Span(self.path, 1, 1, 1, 1)
-        return Span(self.path, *meta[:4])
+        return Span(self.path, meta[0], meta[1], meta[2], meta[3])
 
     def _firsttoken_span(self, tree: Tree) -> Span:
         """The span of the first token under ``tree`` (found without recursion)."""
@@ -153,6 +153,8 @@ class ToAst:
         return number(children[0].value)
 
     def qualified(self, meta, children):
+        if len(children) == 1:  # one name, most often: no join (a tenth of parsing)
+            return children[0].value, self._span(meta)
         return ".".join(t.value for t in _tokens(children, "NAME")), self._span(meta)
 
     def type_expr(self, meta, children):
@@ -280,7 +282,14 @@ class ToAst:
         return ast.By(names[0], self._span(meta), names, params)
 
     def by_item(self, meta, children):
-        return _tokens(children, "NAME")[0].value, tuple(_nodes(children))
+        nodes = _nodes(children)
+        if nodes and isinstance(nodes[0], ast.FnPath):  # `by mypkg.losses:huber`
+            return nodes[0].text, ()
+        return _tokens(children, "NAME")[0].value, tuple(nodes)
+
+    def fn_path(self, meta, children):
+        names = [t.value for t in _tokens(children, "NAME")]
+        return ast.FnPath(".".join(names[:-1]) + ":" + names[-1], self._span(meta))
 
     def equation(self, meta, children):
         nodes = _nodes(children)
@@ -295,6 +304,8 @@ class ToAst:
     def term(self, meta, children):
         nodes = _nodes(children)
         weight = nodes[0] if len(nodes) == 2 else None
+        if isinstance(weight, tuple):  # a name: a pattern's `number` parameter (`lam * b`)
+            weight = weight[0]
         name, span = nodes[-1]
         return ast.Term(weight, name, self._span(meta) if weight is not None else span)
 
@@ -389,6 +400,8 @@ class ToAst:
     def _value(self, node) -> ast.Value:
         if isinstance(node, int | float):
             return ast.Literal(node, Span(self.path, 1, 1, 1, 1))
+        if isinstance(node, ast.FnPath):  # `impl edge = mypkg.fns:edge`: a fixed function
+            return ast.NameValue(node.text, node.span)
         return node
 
     def impl_stmt(self, meta, children):

@@ -3,7 +3,7 @@ the textbook writes it; and the mean of a task's value over a stretch of trainin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +27,31 @@ def assert_reads_as_written(path: Path, lines: Iterable[str]) -> None:
 def mean(history: list[dict[str, float]], key: str, where: slice) -> float:
     """The mean of ``key`` over the steps ``where`` of a training ``history``."""
     return float(np.mean([h[key] for h in history[where]]))
+
+
+Sources = dict[str, Callable[[np.random.Generator], tuple[np.ndarray, ...]]]
+
+
+def train_for(path: Path, sources: Sources, steps: int = 40, lr: float = 1e-2,
+              ) -> tuple[list[dict[str, float]], object, dict, dict]:
+    """``steps`` steps of Adam on ``path``'s objective, each data source's batch drawn
+    fresh by ``sources[SOURCE](rng)``: each step's metrics (before its update), the
+    lowering, and the parameters after and before."""
+    import jax
+    import optax
+
+    from taskdsl.backends.jax.lowering.lower import lower, make_train_step
+
+    result = taskdsl.check_file(path)
+    assert result.ok, result.render()
+    low = lower(result.program)
+    init_opt, step = make_train_step(low, optax.adam(lr), donate=False)
+    params = first = low.init(jax.random.key(0))
+    opt_state = init_opt(params)
+    rng = np.random.default_rng(0)
+    history = []
+    for i in range(steps):
+        batch = {r.key: sources[r.source](rng) for r in low.data_requests()}
+        params, opt_state, metrics = step(params, opt_state, batch, jax.random.key(i))
+        history.append({k: float(v) for k, v in metrics.items()})
+    return history, low, params, first

@@ -513,7 +513,7 @@ def test_cyclegan_heading_shows_its_divergence_parameters() -> None:
     program = load(ROOT / "stdlib" / "cyclegan.task")
     lines = explain(program).splitlines()
     assert ("Pattern cyclegan[A, B](to_b, to_a, disc_a, disc_b, data_a, data_b; "
-            "cycle: divergence = l1, game: divergence = bce):") in lines
+            "cycle: divergence = l1, game: divergence = bce, lam: number = 10):") in lines
     assert "  cycle_a: E[a~data_a] D_cycle(to_a(to_b(a)), a)   trains: to_b, to_a" in lines
     assert "  real_a: E[a~data_a] D_game(disc_a(a), is_real)   trains: disc_a" in lines
 
