@@ -135,6 +135,15 @@ def _to_real(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[W
     return (WireType("Real", a.shape),)
 
 
+def _mix(types: tuple[WireType, ...], params: tuple[object, ...]) -> tuple[WireType, ...]:
+    x, y, u = types
+    _same_real((x, y), params)
+    if u != SCALAR:
+        raise BuiltinTypeError(
+            f"takes the share u as a `Real[1]` third input, found `{u.described()}`")
+    return (x,)
+
+
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
@@ -170,6 +179,8 @@ BUILTINS: dict[str, Builtin] = {
                 _to_class),
         Builtin("one_hot", 1, "a Class[n] wire's most likely class as a one-hot Real[n] "
                 "(no gradient)", _to_real),
+        Builtin("mix", 3, "the point u of the way from y to x, u·x + (1-u)·y, for a Real[1] "
+                "u in [0, 1] per example: mix(x, y, u), the interpolates of a WGAN-GP", _mix),
     )
 }
 
@@ -178,7 +189,7 @@ STRUCTURAL = ("id", "copy", "discard", "swap")
 
 # Which divergences compare which kinds of wire; the first is the default.
 DIVERGENCES: dict[str, tuple[str, ...]] = {
-    "Real": ("mse", "l1", "huber", "hinge", "wass"),
+    "Real": ("mse", "l1", "huber", "hinge", "wass", "infonce", "slope"),
     "Class": ("ce", "kl", "mse", "hinge"),
     "Binary": ("bce", "mse", "l1", "nll"),
     "Gaussian": ("kl",),
@@ -195,7 +206,23 @@ CROSS_DIVERGENCES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 # The divergences that take a number in brackets (``by kl[2]``): its meaning and default.
-DIVERGENCE_PARAMS: dict[str, tuple[str, float]] = {"kl": ("temperature", 1.0)}
+DIVERGENCE_PARAMS: dict[str, tuple[str, float]] = {"kl": ("temperature", 1.0),
+                                                   "infonce": ("temperature", 0.1)}
+
+# The divergences that compare a whole batch or a learner's slope, not two values example by
+# example: never an equation the reasoning may rewrite by (``Equation.is_equality``).
+# ``infonce``: each lhs row against every rhs row of the batch, positives on the diagonal;
+# ``slope``: the lhs must be one learner applied to one Real wire, ``f(w) = 1 by slope``
+# is ``(‖∂f(w)/∂w‖ - 1)²``, a WGAN-GP's gradient penalty.
+NOT_EQUALITIES = frozenset({"wass", "hinge", "infonce", "slope"})
+
+# A divergence named by a dotted path to the user's own function, ``by mypkg.losses:huber``.
+USER_DIVERGENCE_MARK = ":"
+
+
+def is_user_divergence(name: str) -> bool:
+    """Whether ``name`` is a dotted path to a user's divergence (``mypkg.losses:huber``)."""
+    return USER_DIVERGENCE_MARK in name
 
 ALL_DIVERGENCES = tuple(dict.fromkeys(
     [*(d for ds in DIVERGENCES.values() for d in ds),

@@ -12,7 +12,8 @@ The newer constructs read as their textbook formulas: ``kl[T]`` as ``KL_T(a, b)`
 (KL between the sides' class distributions softened by T; the usual T² is the
 objective's weight, written there), ``nll`` as ``-log N(y; f(x))`` (a Gaussian
 left side) or ``-log Bern(x; f(z))`` (a Binary one), ``hinge`` on scores as
-``max(0, 1 - y · s)``, ``wass`` as the critic's score itself (``critic(x)``), so
+``max(0, 1 - y · s)``, ``infonce[T]`` as ``InfoNCE_T(a, b)``, ``slope`` as the gradient
+penalty ``(‖∇critic(x̂)‖ - 1)²``, ``wass`` as the critic's score itself (``critic(x)``), so
 that an objective reads ``E[critic(fake)] - E[critic(real)]``, a subtracted term
 as ``- real``, a number in an equation as the number (``1``; ``N(0, I)`` opposite
 a Gaussian), ``stop(x)`` as ``sg(x)``, and a pattern's value parameters by name
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from taskdsl.builtins import DIVERGENCE_PARAMS
 from taskdsl.ir import Box, BoxKind, Declaration, Diagram, Equation, Objective, Program
 
 CALLS = (BoxKind.LEARNER, BoxKind.FIXED, BoxKind.BUILTIN)
@@ -71,6 +73,12 @@ class Notation:
             dist = {"N": "\\mathcal{N}", "Bern": "\\mathrm{Bern}"}[family]
             return f"-\\log {dist}({data};\\, {params})"
         return f"-log {family}({data}; {params})"
+
+    def slope(self, critic: str, target: str) -> str:
+        """``(‖∇critic(x̂)‖ - 1)²``: the gradient penalty, the slope of ``critic`` at its input."""
+        if self.latex:
+            return f"(\\lVert \\nabla {critic} \\rVert - {target})^2"
+        return f"(‖∇{critic}‖ - {target})²"
 
     def hinge(self, margin: str) -> str:
         return f"\\max(0, {margin})" if self.latex else f"max(0, {margin})"
@@ -233,6 +241,11 @@ def compare(eq: Equation, index: int, lhs: str, rhs: str, n: Notation) -> str:
         return n.hinge(f"1 - {rhs}{n.times()}{lhs}")
     if div == "wass":
         return lhs if target == 0 else f"({lhs} - {rhs})"
+    if div == "infonce":  # the temperature as a subscript, its default when none is written
+        t = params[0] if params else DIVERGENCE_PARAMS["infonce"][1]
+        return f"{n.sub(n.name('InfoNCE'), _number(t))}({lhs}, {rhs})"
+    if div == "slope":
+        return n.slope(lhs, rhs)
     return f"{n.name(DIVERGENCE_NAMES.get(div, div))}({lhs}, {rhs})"
 
 

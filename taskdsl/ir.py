@@ -167,8 +167,10 @@ class Equation(_Drawable):
         """Whether training drives the two sides to be equal, so that the task can be read
         as the equation ``lhs = rhs`` (by the reasoning): not for a linear critic (``wass``,
         unbounded), a margin (``hinge``), or a likelihood of data of another kind (``nll``
-        of Real data under a Gaussian)."""
-        return (not {"wass", "hinge"} & set(self.divergences)
+        of Real data under a Gaussian); nor for in-batch negatives (``infonce``), a
+        gradient penalty (``slope``) or a user's divergence by dotted path."""
+        return (not {"wass", "hinge", "infonce", "slope"} & set(self.divergences)
+                and not any(":" in d for d in self.divergences)  # a user's own divergence
                 and self.lhs.output_types == self.rhs.output_types)
 
     def learners(self) -> tuple[str, ...]:

@@ -87,6 +87,10 @@ SETTINGS = {
     "patience": "stop after this many evaluations without improvement (default 0: never)",
     "clip": "each learner's largest gradient norm, e.g. clip 1.0",
     "weights": "task weights, e.g. weights each(kl: 0.5)",
+    "steps_per_call": "steps per jitted call: `auto` (default, from the step's time) or a number",
+    "memory_check": "refuse a run that would not fit in memory: `true` (default) or `false`",
+    "precision": "`float32` (default) or `bfloat16` compute (float32 parameters)",
+    "matmul_precision": "matrix products' precision: `default`, `high` or `highest`",
 }
 NETS = ("nets.mlp", "nets.cnn", "nets.conv_encoder", "nets.conv_decoder", "nets.unet",
         "nets.text_encoder", "nets.text_decoder", "nets.text_editor", "load")

@@ -226,6 +226,23 @@ TEMPLATES: dict[str, Template] = {
     ),
     "objective-cycle": Template("objective `{name}` contains itself: {cycle}"),
     "objective-weight": Template("weights must be positive", found="{weight}"),
+    "weight-outside-pattern": Template(
+        "a weight is a number here, not a name: `{name} * {task}`",
+        help="write a number (`0.5 * {task}`), or sweep it with `--set weight.{task}=0.5` at "
+             "`taskdsl train`; a name weighs a task only inside a pattern, as one of its "
+             "`number` parameters (`pattern p(...; {name}: number)`)",
+    ),
+    "weight-not-number": Template(
+        "`{name}` is a {kind} parameter of pattern `{pattern}`; a weight is a number",
+        found="{name} * {task}",
+        help="declare a number parameter after the `;` (`w: number = 1`) and write "
+             "`w * {task}`; a divergence parameter goes in a `by` clause (`by {name}`)",
+    ),
+    "weight-undefined": Template(
+        "pattern `{pattern}` has no number parameter `{name}` to weigh a task by",
+        help="declare it after the pattern's `;`: `{name}: number` (or `{name}: number = 1`, "
+             "a default){near}",
+    ),
     "objective-sign": Template(
         "only a task compared `by wass` may be subtracted or given a negative weight",
         found="{weight} * {name} (by {divergences})",
@@ -234,6 +251,13 @@ TEMPLATES: dict[str, Template] = {
     "by-count": Template(
         "`by` names {count} divergences for {wires} compared output wires",
         help="name one divergence for all outputs, or one per output, in order",
+    ),
+    "slope-side": Template(
+        "divergence `slope` differentiates one learner in its one Real input: its left side "
+        "must be that learner applied to a wire",
+        expected="a learner of one Real input and one output, applied on the left",
+        found="{found}",
+        help="write the penalty as `critic(w) = 1 by slope`, with `w` drawn or bound by `let`",
     ),
     "divergence-param": Template(
         "divergence `{name}` {problem}",

@@ -10,6 +10,7 @@ computed here, from the IR alone, so that no two consumers can disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ LOAD = "load"
 """The ``impl`` value that loads a trained run's learner instead of naming a net."""
 
 RESERVED_METRICS = frozenset({"loss"})
+
+FUNCTION_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+"""A user's function as an ``impl`` value or a divergence names it: ``module.path:function``."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ def metric_names(objective: Objective) -> tuple[str, ...]:
 
 
 def with_params(objective: Objective) -> tuple[str, ...]:
-    """The boxes with parameters: the learners, then the fixed boxes (loaded models)."""
+    """The boxes with parameters: the learners, then the fixed boxes (loaded models, and
+    user functions, whose parameters are an empty entry: see ``is_function``)."""
     fixed = (b.name for t in objective.terms for b in unique_boxes(t.equation)
              if b.kind is BoxKind.FIXED)
     return tuple(dict.fromkeys((*objective.learners(), *fixed)))
@@ -86,6 +91,44 @@ def is_load(impl: object) -> bool:
     return impl_name(impl) == LOAD
 
 
+def is_function(impl: object) -> bool:
+    """Whether an ``impl`` value names a user's pure function by its path,
+    ``module.path:function`` (``impl edge = mypkg.fns:edge``): what implements a ``fixed``
+    box without a trained run.  Such a box has no parameters of its own; the backends give
+    it an empty entry so that it runs like any other box with parameters, frozen."""
+    name = impl_name(impl)
+    return (name is not None and not isinstance(impl, Call)
+            and FUNCTION_PATH.fullmatch(name) is not None)
+
+
+def function_path(impl: object) -> str | None:
+    """The ``module.path:function`` an ``impl`` value names, or ``None``."""
+    return impl_name(impl) if is_function(impl) else None
+
+
+def fixed_functions(program: Program, objective: Objective,
+                    impls: Mapping[str, object] | None = None) -> dict[str, str]:
+    """The ``fixed`` boxes of ``objective`` that a user's function implements, and each
+    one's ``module.path:function``."""
+    chosen = chosen_impls(program, impls)
+    return {n: path for n in with_params(objective)
+            if program.declarations[n].kind is BoxKind.FIXED
+            and (path := function_path(chosen.get(n))) is not None}
+
+
+def user_function_paths(program: Program, impls: Mapping[str, object] | None = None
+                        ) -> tuple[str, ...]:
+    """Every ``module.path:function`` the program names: its tasks' own divergences (``by
+    mypkg.losses:huber``) and the functions that implement its ``fixed`` boxes, sorted.
+    What resolving them imports, so what a run records among its ``imports``."""
+    chosen = chosen_impls(program, impls)
+    found = {d for e in program.tasks.values() for d in e.divergences if ":" in d}
+    found |= {p for n, impl in chosen.items() if n in program.declarations
+              and program.declarations[n].kind is BoxKind.FIXED
+              and (p := function_path(impl)) is not None}
+    return tuple(sorted(found))
+
+
 def chosen_impls(program: Program, impls: Mapping[str, object] | None = None) -> dict[str, object]:
     """The file's ``impl`` lines with ``impls`` (e.g. ``--set impl.NAME=...``) over them."""
     return {**program.impls, **(impls or {})}
@@ -94,7 +137,8 @@ def chosen_impls(program: Program, impls: Mapping[str, object] | None = None) ->
 def frozen_boxes(program: Program, objective: Objective,
                  impls: Mapping[str, object] | None = None) -> tuple[str, ...]:
     """The boxes of ``objective`` with parameters that no equation may train: those an
-    ``impl`` implements by ``load(...)``, and every ``fixed`` box."""
+    ``impl`` implements by ``load(...)``, and every ``fixed`` box (loaded, or a user's
+    function: ``fixed_functions``)."""
     chosen = chosen_impls(program, impls)
     return tuple(n for n in with_params(objective)
                  if is_load(chosen.get(n)) or program.declarations[n].kind is BoxKind.FIXED)

@@ -106,28 +106,35 @@ class Policy:
 
     def refusal(self, path: str) -> Problem | None:
         """The problem with importing the net ``path`` (``pkg.module.Class``), if any."""
-        module = path.rpartition(".")[0] or path
+        module = (path.partition(":")[0] if ":" in path  # a function, `mypkg.fns:edge`
+                  else path.rpartition(".")[0] or path)
         if self.permits(module):
             return None
         top = module.partition(".")[0]
+        if ":" in path:  # a user's own divergence or fixed function, named as it was
+            return problem("user-function-not-allowed", role="function", path=path,
+                           module=module, top=top, env=ENV, config=config_file())
         return problem("net-import-not-allowed", path=path, module=module, top=top,
                        env=ENV, config=config_file(), group=GROUP,
                        reason=self.config_problem or "")
 
 
-def imports(impls: Mapping[str, object], builtin: Collection[str]) -> list[str]:
+def imports(impls: Mapping[str, object], builtin: Collection[str],
+            functions: Iterable[str] = ()) -> list[str]:
     """The dotted net paths ``impls`` name (``impl`` values: calls or names), but the
-    ``builtin`` nets and ``load(...)``: what resolving them would import.  What a run
-    folder's config.json records as its imports."""
+    ``builtin`` nets and ``load(...)``: what resolving them would import, with the user's
+    ``functions`` (``module.path:function``: own divergences and fixed functions, see
+    ``queries.user_function_paths``).  What a run folder's config.json records as its
+    imports."""
     found = []
     for impl in impls.values():
         name = getattr(impl, "name", impl)
         if not isinstance(name, str) or name == "load":
             continue
         short = name.removeprefix("nets.")
-        if "." in short and short not in builtin:
+        if ("." in short or ":" in short) and short not in builtin:
             found.append(short)
-    return sorted(set(found))
+    return sorted({*found, *functions})
 
 
 def refusals(paths: Iterable[str]) -> list[Problem]:

@@ -490,7 +490,9 @@ def _task(p: _Program) -> None:
         chosen = p.draw(st.lists(st.sampled_from(sorted(named)), min_size=1, max_size=3,
                                  unique=True))
         clauses.append(["trains", *_sep([[n] for n in chosen])])
-    allowed = set.intersection(*(set(DIVERGENCES[t.kind]) for t in types))
+    # `slope` (the gradient penalty) needs its lhs to be a critic applied to one drawn or
+    # mixed input (`slope-side`): not something an arbitrary equation is.
+    allowed = set.intersection(*(set(DIVERGENCES[t.kind]) for t in types)) - {"slope"}
     if allowed and p.chance(0.5):
         clauses.append(["by", p.pick(sorted(allowed))])
     inline = [c for c in clauses if p.chance(0.7)]

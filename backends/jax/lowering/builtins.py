@@ -31,6 +31,7 @@ wire's representation (``values.py``): float32, one-hot on ``Class``/``Tokens``.
 | ``softmax`` | Real[n] | | Class[n], the class distribution | |
 | ``argmax`` | Real[n] | | Class[n], one-hot, no gradient | |
 | ``one_hot`` | Class[n] | | Real[n], the most likely class one-hot, no gradient | |
+| ``mix`` | Real, Real, Real[1] | | Real, ``u·x + (1-u)·y`` per example | |
 | ``const`` | | ``(c,)`` | any kind, constant ``c`` | |
 | ``uniform`` | | | Class, Tokens, Binary, Real | yes |
 | ``normal`` | | | Real, ``N(0, I)`` | yes |
@@ -178,6 +179,13 @@ def argmax(x: jax.Array) -> jax.Array:
 def one_hot(p: jax.Array) -> jax.Array:
     """A class distribution's most likely class as a one-hot vector of reals; no gradient."""
     return jax.nn.one_hot(jnp.argmax(p, axis=-1), p.shape[-1])
+
+
+def mix(x: jax.Array, y: jax.Array, u: jax.Array) -> jax.Array:
+    """``u·x + (1-u)·y`` with each example's share ``u`` (``(batch, 1)``) over all of its
+    numbers: the random interpolates of a WGAN-GP's gradient penalty."""
+    share = u.reshape(u.shape[0], *([1] * (x.ndim - 1)))
+    return share * x + (1.0 - share) * y
 
 
 def const(batch_size: int, c: float, shape: tuple[int, ...], kind: str) -> jax.Array:
@@ -332,6 +340,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("softmax", softmax, arity=1, produces=_CLASS),
         Builtin("argmax", argmax, arity=1, produces=_CLASS),
         Builtin("one_hot", one_hot, arity=1, accepts=_CLASS),
+        Builtin("mix", mix, arity=3),
         Builtin("const", const, arity=0, produces=_ALL_KINDS, n_params=1,
                 statics=_shape_and_kind, check=_class_index),
         Builtin("uniform", uniform, arity=0, needs_key=True, statics=_shape_and_kind,

@@ -16,14 +16,18 @@ that kind (``ALLOWED``), so a mistake fails the same way eagerly and under jit.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from taskdsl.builtins import CROSS_DIVERGENCES, DIVERGENCES
+from taskdsl.builtins import CROSS_DIVERGENCES, DIVERGENCES, is_user_divergence
 from taskdsl.types import WireType
 
+from .. import trust
+from ..messages import Problem, problem
+from .errors import LowerError
 from .values import Value, sides_differ, unknown_name, wrong_kind
 
 Divergence = Callable[[Value, Value], jax.Array]
@@ -166,9 +170,42 @@ def wass(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
     return per_example(lhs - rhs)
 
 
+def infonce(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+            rhs_logits: jax.Array | None = None, temperature: float = 0.1) -> jax.Array:
+    """InfoNCE with in-batch negatives (SimCLR's NT-Xent, one direction): the cross-entropy
+    of example ``i``'s row of cosine similarities ``cos(lhs_i, rhs_j) / T`` over the batch,
+    its positive ``rhs_i`` on the diagonal and every other ``rhs_j`` a negative.  Per
+    example, so its mean over the batch is the InfoNCE loss."""
+    flat_l, flat_r = lhs.reshape(lhs.shape[0], -1), rhs.reshape(rhs.shape[0], -1)
+    unit_l = flat_l / optax.safe_norm(flat_l, 1e-6, axis=1, keepdims=True)
+    unit_r = flat_r / optax.safe_norm(flat_r, 1e-6, axis=1, keepdims=True)
+    similarities = unit_l @ unit_r.T / temperature
+    return optax.softmax_cross_entropy_with_integer_labels(
+        similarities, jnp.arange(lhs.shape[0]))
+
+
+def slope(lhs: jax.Array, rhs: jax.Array, lhs_logits: jax.Array | None = None,
+          rhs_logits: jax.Array | None = None) -> jax.Array:
+    """``(‖∂f(w)/∂w‖ - target)²`` per example: ``lhs`` is the slope :func:`input_slope`
+    measured (the plan puts it in place of ``f(w)``), ``rhs`` the target (1 for a WGAN-GP)."""
+    return per_example(jnp.square(lhs - rhs))
+
+
+def input_slope(fn: Callable[..., Any], params: Any, x: jax.Array) -> jax.Array:
+    """Each example's ``‖∂fn(x)/∂x‖`` for a learner ``fn(params, x) -> (outputs,)``,
+    ``(batch, 1)``: the gradient of the summed outputs, each example's own since a net
+    treats the examples of a batch apart.  Differentiable in ``params`` (double backprop)."""
+
+    def summed(inputs: jax.Array) -> jax.Array:
+        return jnp.sum(fn(params, inputs)[0])
+
+    grads = jax.grad(summed)(x)
+    return optax.safe_norm(grads.reshape(grads.shape[0], -1), 0.0, axis=1, keepdims=True)
+
+
 FUNCTIONS: dict[str, Callable[..., jax.Array]] = {
     "mse": mse, "l1": l1, "huber": huber, "ce": ce, "bce": bce, "kl": kl,
-    "nll": nll_bernoulli, "hinge": hinge, "wass": wass}
+    "nll": nll_bernoulli, "hinge": hinge, "wass": wass, "infonce": infonce, "slope": slope}
 """Each divergence an equation may name (``by NAME``), by name; see :func:`function`."""
 
 # The divergences whose form depends on the wire's kind.
@@ -178,7 +215,10 @@ BY_KIND: dict[tuple[str, str], Callable[..., jax.Array]] = {
 
 
 def function(name: str, kind: str) -> Callable[..., jax.Array]:
-    """The function of the divergence ``name`` on wires of ``kind``."""
+    """The function of the divergence ``name`` on wires of ``kind``; a dotted path
+    (``mypkg.losses:huber``) is the user's own, imported through the trust boundary."""
+    if is_user_divergence(name):
+        return user_divergence(name)
     if name not in FUNCTIONS:
         raise unknown_name("divergence", name, FUNCTIONS)
     return BY_KIND.get((name, kind), FUNCTIONS[name])
@@ -220,3 +260,81 @@ def check_sides(name: str, lhs: WireType, rhs: WireType, lhs_shape: tuple[int, .
         raise wrong_kind("divergence", name, lhs.kind,
                          (k for k, names in ALLOWED.items() if name in names))
 
+
+
+# ---------------------------------------------------------------------------
+# A user's own divergence (or fixed function), by dotted path: ``mypkg.losses:huber``.
+
+# The batch sizes a user's divergence is traced at (abstractly, no FLOPs) by the check: two,
+# so that a per-example value is told from one that happens to have the batch's length.
+TRACE_BATCHES = (3, 5)
+
+
+def resolve_user(path: str, role: str = "divergence") -> tuple[Callable[..., Any] | None,
+                                                                Problem | None]:
+    """The function ``module.path:name`` names, imported only if the trust policy allows
+    its module (``trust.py``), or the problem that stops it: not allowed, not importable,
+    not a callable."""
+    module, _, attr = path.partition(":")
+    top = module.partition(".")[0]
+    if not trust.current().permits(module):
+        return None, problem("user-function-not-allowed", role=role, path=path,
+                             module=module, top=top, env=trust.ENV,
+                             config=trust.config_file())
+    try:
+        loaded = trust.guarded_import(module)
+    except Exception as error:  # the user's module: anything it raises is theirs to see
+        return None, problem("user-function-import", role=role, path=path, module=module,
+                             reason=f"{type(error).__name__}: {error}")
+    fn = getattr(loaded, attr, None)
+    if not callable(fn):
+        found = "nothing" if fn is None else f"a {type(fn).__name__}"
+        return None, problem("user-function-missing", role=role, path=path, module=module,
+                             name=attr, found=found)
+    return fn, None
+
+
+def user_divergence(path: str) -> Callable[..., jax.Array]:
+    """The user's divergence ``path``, imported (or the located ``LowerError`` why not)."""
+    fn, found = resolve_user(path, "divergence")
+    if found is not None:
+        raise LowerError(found)
+    assert fn is not None
+    return fn
+
+
+def user_divergence_problems(path: str, lhs: WireType, rhs: WireType) -> list[Problem]:
+    """What is wrong with comparing ``lhs`` and ``rhs`` wires by the user's ``path``:
+    it cannot be imported, or ``jax.eval_shape`` of it on the two sides' abstract batches
+    raises or gives anything but one float per example, ``(batch,)``."""
+    fn, found = resolve_user(path, "divergence")
+    if found is not None:
+        return [found]
+    for batch in TRACE_BATCHES:
+        sides = [jax.ShapeDtypeStruct((batch, *t.value_shape), jnp.float32) for t in (lhs, rhs)]
+        try:
+            out = jax.eval_shape(fn, *sides)
+        except Exception as error:  # the user's code, traced: say what it raised
+            return [problem("user-divergence-shape", path=path, lhs=lhs.described(),
+                            rhs=rhs.described(), batch=batch,
+                            found=f"{type(error).__name__}: {error}")]
+        shape = getattr(out, "shape", None)
+        if shape is None or tuple(shape) != (batch,) or not jnp.issubdtype(out.dtype,
+                                                                            jnp.floating):
+            shown = (f"{type(out).__name__}" if shape is None
+                     else f"shape {tuple(shape)} of {out.dtype}")
+            return [problem("user-divergence-shape", path=path, lhs=lhs.described(),
+                            rhs=rhs.described(), batch=batch, found=shown)]
+    return []
+
+
+def user_value(path: str, fn: Callable[..., Any], lhs: jax.Array, rhs: jax.Array
+               ) -> jax.Array:
+    """The user's divergence on the two sides, its shape checked at trace time (the same
+    refusal ``taskdsl check`` gives, for a program lowered without it)."""
+    out = jnp.asarray(fn(lhs, rhs))
+    if out.shape != (lhs.shape[0],):
+        raise LowerError(problem("user-divergence-shape", path=path, lhs="its lhs",
+                                 rhs="its rhs", batch=lhs.shape[0],
+                                 found=f"shape {out.shape} of {out.dtype}"))
+    return out

@@ -34,13 +34,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from taskdsl.builtins import DIVERGENCE_PARAMS, SCALAR, is_user_divergence
 from taskdsl.ir import Box, BoxKind, Diagram, Equation
 from taskdsl.queries import draw_key, unique_boxes
 from taskdsl.types import WireType
 
 from . import errors
 from .builtins import BUILTINS
-from .divergences import check_sides, function
+from .divergences import check_sides, function, input_slope, user_value
 from .routing import route
 from .values import CATEGORICAL_KINDS, SQUASH, categorical, check_shape, real
 
@@ -102,7 +103,14 @@ class DrawOf:
     count: int
 
 
-Arg = Ref | KeyOf | BatchSize | Literal | ParamsOf | DrawOf
+@dataclass(frozen=True)
+class ApplyOf:
+    """A learner's apply function as an argument (``by slope`` differentiates it)."""
+
+    name: str
+
+
+Arg = Ref | KeyOf | BatchSize | Literal | ParamsOf | DrawOf | ApplyOf
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,16 @@ class Term:
     fn: Callable[..., jax.Array]
     lhs: int
     rhs: int
+    # The divergence's keyword arguments (``infonce``'s temperature).
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    # A user's divergence by dotted path (``mypkg.losses:huber``): called ``fn(lhs, rhs)``.
+    path: str | None = None
+
+    def value(self, lhs: Any, rhs: Any, lhs_logits: Any, rhs_logits: Any) -> jax.Array:
+        """The per-example ``(B,)`` divergence of the two sides' arrays."""
+        if self.path is not None:
+            return user_value(self.path, self.fn, lhs, rhs)
+        return self.fn(lhs, rhs, lhs_logits, rhs_logits, **dict(self.kwargs))
 
 
 @dataclass(frozen=True)
@@ -271,10 +289,20 @@ def plan_equation(name: str, index: int, weight: float, equation: Equation,
     for i, (divergence, lw, rw) in enumerate(zip(equation.divergences, equation.lhs.outputs,
                                                  equation.rhs.outputs, strict=True)):
         lt, rt = plan.types[lw], plan.types[rw]
+        if is_user_divergence(divergence):
+            terms.append(Term(divergence, function(divergence, lt.kind), lw, rw,
+                              path=divergence))
+            continue
         check_sides(divergence, lt, rt)
         if divergence == "kl" and equation.params_of(i):
             plan, lw, rw = _tempered(plan, (lw, rw), equation.params_of(i)[0], equation)
-        terms.append(Term(divergence, function(divergence, lt.kind), lw, rw))
+        if divergence == "slope":
+            plan, lw = _slope(plan, lw, equation)
+        kwargs = ()
+        if divergence in DIVERGENCE_PARAMS and divergence != "kl":
+            meaning, default = DIVERGENCE_PARAMS[divergence]
+            kwargs = ((meaning, (equation.params_of(i) or (default,))[0]),)
+        terms.append(Term(divergence, function(divergence, lt.kind), lw, rw, kwargs))
     return EquationPlan(name, index, weight, trains, plan, tuple(terms), equation)
 
 
@@ -304,6 +332,19 @@ def _tempered(plan: Plan, sides: tuple[int, int], temperature: float,
         fresh += 1
     used = plan.used | frozenset(out)
     return Plan(tuple(steps), slots, types, used), out[0], out[1]
+
+
+def _slope(plan: Plan, wire: int, equation: Equation) -> tuple[Plan, int]:
+    """``by slope``: the lhs ``f(w)`` compared through ``‖∂f(w)/∂w‖``, a step of the plan
+    on a fresh ``Real[1]`` wire (the checker made sure ``f`` is one learner of one input)."""
+    box = equation.lhs.producers[wire]
+    steps, slots, types = list(plan.steps), dict(plan.slots), dict(plan.types)
+    fresh = max(types) + 1
+    steps.append(Step(input_slope, (ApplyOf(box.name), ParamsOf(box.name),
+                                    Ref(plan.value(box.inputs[0]))),
+                      ((fresh, VALUE),), box, what="the slope"))
+    slots[fresh], types[fresh] = ((fresh, VALUE), None), SCALAR
+    return Plan(tuple(steps), slots, types, plan.used | {fresh}), fresh
 
 
 def plan_diagram(diagram: Diagram, mode: Mode = Mode.EVAL) -> Plan:
@@ -341,6 +382,8 @@ class Context:
                 return value
             case ParamsOf(name):
                 return self.params[name]
+            case ApplyOf(name):
+                return self.apply[name]
             case DrawOf(key, source, count):
                 batch = self.batch or {}
                 if key not in batch:
@@ -397,8 +440,8 @@ def equation_value(equation: EquationPlan, context: Context) -> jax.Array:
         slot = plan.logits(wire)
         return None if slot is None else env[slot]
 
-    per_example = [t.fn(env[plan.value(t.lhs)], env[plan.value(t.rhs)], logits(t.lhs),
-                        logits(t.rhs)) for t in equation.terms]
+    per_example = [t.value(env[plan.value(t.lhs)], env[plan.value(t.rhs)], logits(t.lhs),
+                           logits(t.rhs)) for t in equation.terms]
     return jnp.mean(sum(per_example[1:], per_example[0]))
 
 

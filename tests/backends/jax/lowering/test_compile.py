@@ -29,6 +29,7 @@ data pairs : -> Image, Class[3]
 random bits : -> Binary[2] ~ uniform
 random unif : -> Real[4] ~ uniform
 random noise : -> Real[2] ~ normal
+random frac : -> Real[1] ~ uniform
 random toks : -> Tokens[5, 3] ~ uniform
 const half : -> Real[4] = 0.5
 const prior : -> Gaussian[2] = 0
@@ -87,8 +88,13 @@ task reduce:
 task classes:
     x, y <- pairs
     cls(x) = softmax(add(one_hot(y), one_hot(argmax(one_hot(cls(x))))))
+task between:
+    x, _ <- pairs
+    n <- noise
+    w <- frac
+    dec(n) = mix(x, dec(n), w)  by mse
 
-objective more = reduce + classes
+objective more = reduce + classes + between
 objective everything = vae + 2 * arith + robust + 0.5 * agree + tagged + bits_first + firsts + multi + more
 objective routed = classify + edit
 """

@@ -49,6 +49,8 @@ B = 3
 
 # Data of the shape of a distribution's wire, for the divergences comparing the two.
 DATA_OF = {("Gaussian", "Real"): "y", ("Binary", "Real"): "half(y)"}
+# A divergence by dotted path that needs no --allow-import: a function of taskdsl itself.
+USER_DIVERGENCE = "taskdsl.backends.jax.lowering.divergences:l1"
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 # A wire type of each kind, and a learner that gives it from Real[4].
@@ -113,6 +115,10 @@ CASES: dict[str, tuple[str, str, Expect]] = {
     "one_hot": ("learner r_one_hot : Class[3] -> Real[3]\nrefine r_one_hot(c) = one_hot(c)",
                 "x, y <- reals\n    r_one_hot(cls(x)) = r_one_hot(cls(y))",
                 lambda run, a: np.eye(3, dtype=np.float32)[a[0].argmax(1)]),
+    "mix": ("learner r_mix : Real[4], Real[4], Real[1] -> Real[4]\n"
+            "refine r_mix(x, y, u) = mix(x, y, u)",
+            "x, y <- reals\n    f(r_mix(x, y, mean(x))) = y",
+            lambda run, a: a[2] * a[0] + (1 - a[2]) * a[1]),
 }
 
 
@@ -154,6 +160,13 @@ def contract_text() -> str:
     tasks.append("task by_each_output:\n    x, y <- reals\n"
                  "    f(x), cls(x) = y, cls(y)   by l1, hinge")
     tasks.append("task by_a_number:\n    x, _ <- reals\n    f(x) = 1   by hinge")
+    # In-batch negatives with a temperature, a gradient penalty at points between two draws,
+    # and a user's divergence by dotted path (taskdsl's own module: always trusted).
+    tasks.append("task by_infonce_tempered:\n    x, y <- reals\n    f(x) = f(y)   by infonce[0.5]")
+    tasks.append("task by_slope_penalty:\n    x, y <- reals\n"
+                 "    f(mix(x, y, mean(y))) = 1   by slope")
+    tasks.append("task by_a_dotted_path:\n    x, y <- reals\n"
+                 f"    f(x) = f(y)   by {USER_DIVERGENCE}")
     # Binary wires of more than one dimension (Bernoulli images): bits sampled from them,
     # a likelihood of Real data of their shape, and fair coins of their shape.
     lines += ["learner grid_bits : Real[4] -> Binary[2, 2]",
