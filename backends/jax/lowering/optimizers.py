@@ -138,8 +138,9 @@ def _bad_schedule(optimizer: str, spec: Call) -> errors.LowerError:
 
 def optimizer_of(plan: Plan) -> optax.GradientTransformation | PerLearner:
     """The optax optimizer of a plan (``OPTIMIZER``): one for every learner, or a
-    ``PerLearner`` when the plan gives some learners their own, or clips (each learner's
-    gradient on its own, not all learners' together)."""
+    ``PerLearner`` (``optax.partition`` with one label per learner) when the plan gives
+    some learners their own, or clips (each learner's gradient on its own, not all
+    learners' together)."""
     default, own = plan
     if not own and default[3] is None:
         return one_optimizer(default)

@@ -201,8 +201,9 @@ def test_per_learner_state_is_kept_per_learner() -> None:
     optimizer = optimizer_from_spec(parse_value("each(adam(1e-3), b: sgd(0.1))"))
     assert isinstance(optimizer, PerLearner)
     state = optimizer.init({"a": jnp.zeros(2), "b": jnp.zeros(2)})
-    assert set(state) == {"a", "b"}
-    assert jax.tree.structure(state["b"]) == jax.tree.structure(optax.sgd(0.1).init(jnp.zeros(2)))
+    assert set(state.inner_states) == {"a", "b"}
+    assert jax.tree.structure(state.inner_states["b"].inner_state) == jax.tree.structure(
+        optax.sgd(0.1).init({"a": optax.MaskedNode(), "b": jnp.zeros(2)}))
 
 
 @pytest.mark.parametrize(("spec", "words"), [
