@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         # The module trains as `taskdsl train` would: its weights, schedule and optimizers.
         settings = resolve(checked.program, target.name)
         program = reweighted(checked.program, target.name, settings.weights)
-        how = {"phases": settings.schedule.phases, "optimizer": settings.optimizer}
+        how = {"phases": settings.schedule.phases, "optimizer": settings.optimizer,
+               "precision": settings.precision, "matmul_precision": settings.matmul_precision}
         if args.out:
             path = write_module(program, args.out, target.name, **how)
             print(note("wrote", path=path))

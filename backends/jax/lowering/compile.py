@@ -1,6 +1,8 @@
 """``compile_objective``: an objective as a standalone, readable Python module of JAX code.
 
-The module imports only ``jax``, ``jax.numpy`` and ``optax``, never taskdsl.
+The module imports only ``jax``, ``jax.numpy`` and ``optax``, never taskdsl, and the
+module of each divergence the file names by dotted path (``by mypkg.losses:huber``,
+``USER_FUNCTIONS``), which the lowering imported first under the trust policy.
 It has one function per equation (``task_put_get(apply, params, batch, key,
 batch_size)``), straight-line code over the equation's wires named as the user
 named them, the weighted ``loss``, and ``make_train_step``.
@@ -42,6 +44,10 @@ caller, ``apply[name]`` and ``params[name]``: the module lists them in
 here (the module holds no weights), but the ``load(...)`` call and the
 ``trains`` clauses are checked as ``lower`` checks them.
 
+A ``fixed`` box implemented by a user's function (``impl edge = "mypkg.fns:edge"``)
+needs neither: its function is imported into ``USER_FUNCTIONS`` by its path, like a
+divergence's, and called there on the box's inputs; it is not in ``LEARNERS``.
+
 Nothing from the file becomes code: every name, path, number and string it
 holds is written as a literal (``_literal``, ``repr`` with ``float("inf")`` for
 the numbers ``repr`` cannot spell), inside an escaped docstring (``_doc``) or
@@ -70,6 +76,7 @@ from taskdsl.queries import (
     data_requests,
     ema_learners,
     equation_trains,
+    fixed_functions,
     metric_names,
     not_trained,
     own_params,
@@ -81,6 +88,7 @@ from . import builtins, divergences, errors, values
 from .interpret import (
     LOGITS,
     Apply,
+    ApplyOf,
     BatchSize,
     DrawOf,
     EquationPlan,
@@ -92,8 +100,9 @@ from .interpret import (
     Step,
     plan_equation,
 )
-from .lower import LoadCall, check_trains, find_objective, load_calls
+from .lower import LoadCall, check_trains, find_objective, fixed_function, load_calls
 from .optimizers import optimizer_of, plan_of
+from .precision import learners_in, with_precision
 from .routing import route
 from .step import scheduled, train_step
 
@@ -114,8 +123,9 @@ def _functions() -> dict[str, Callable[..., Any]]:
     divergences, routing and the train step, and every function of the lowering that
     they call (a divergence's helpers, ``scheduled``'s state), found from their code."""
     roots = [*(b.fn for b in builtins.BUILTINS.values()), *divergences.FUNCTIONS.values(),
-             *divergences.BY_KIND.values(), *values.SQUASH.values(), values.real,
-             values.categorical, route, train_step, scheduled, optimizer_of]
+             *divergences.BY_KIND.values(), divergences.input_slope, *values.SQUASH.values(), values.real,
+             values.categorical, route, train_step, scheduled, optimizer_of,
+             with_precision, learners_in]
     found: dict[str, Any] = {}
     while roots:
         fn = roots.pop()
@@ -135,7 +145,8 @@ FUNCTIONS = _functions()
 # Names a task function's locals must not shadow.
 RESERVED = frozenset({"jax", "jnp", "optax", "apply", "params", "batch", "key", "batch_size",
                       "annotations", "Any", "Callable", "Collection", "Mapping", "NamedTuple",
-                      "Sequence", "check_learners", "loss", "make_train_step", *FUNCTIONS})
+                      "Sequence", "check_learners", "loss", "make_train_step", "importlib",
+                      "USER_FUNCTIONS", *FUNCTIONS})
 
 
 def emitted_functions(names: Collection[str]) -> list[str]:
@@ -168,6 +179,9 @@ class _Task:
     function: str
     lines: list[str] = field(default_factory=list)
     calls: set[str] = field(default_factory=lambda: {"route"})
+    paths: set[str] = field(default_factory=set)  # the user's divergences it calls
+    # The fixed boxes a user's function implements: name -> `module.path:function`.
+    functions: Mapping[str, str] = field(default_factory=dict)
     names: dict[Slot, str] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
 
@@ -204,6 +218,8 @@ class _Task:
                 return _literal(value)
             case ParamsOf(name):
                 return f"params[{_literal(name)}]"
+            case ApplyOf(name):
+                return f"apply[{_literal(name)}]"
             case DrawOf(key):
                 return f"batch[{_literal(key)}]"
         raise TypeError(f"not a step argument: {arg!r}")
@@ -217,6 +233,17 @@ class _Task:
             self.emit(f"{_unpack(outs)} = {args}")
             return
         outs = [self.var(s) for s in step.outputs]
+        if isinstance(step.fn, Apply) and step.fn.name in self.functions:
+            path = self.functions[step.fn.name]  # a fixed box's own function: no params
+            self.paths.add(path)
+            inputs = ", ".join(map(self.arg, step.args[1:]))
+            self.emit(f"# fixed: {_comment(step.box.name)}, the function {_comment(path)}")
+            target = outs[0] if len(outs) == 1 else _unpack(outs)
+            self.emit(f"{target} = USER_FUNCTIONS[{_literal(path)}]({inputs})")
+            if len(outs) == 1:  # one output: an array, or a 1-tuple of one
+                self.emit(f"{outs[0]} = {outs[0]}[0] if isinstance({outs[0]}, (tuple, list)) "
+                          f"else {outs[0]}")
+            return
         if isinstance(step.fn, Apply):
             self.emit(f"# {step.box.kind}: {_comment(step.box.name)}")
             self.emit(f"{_unpack(outs)} = apply[{_literal(step.fn.name)}]({args})")
@@ -235,8 +262,13 @@ class _Task:
             self.step(step)
         terms = []
         for term in plan.terms:
-            self.calls.add(term.fn.__name__)
             args = [self.var(plan.plan.value(term.lhs)), self.var(plan.plan.value(term.rhs))]
+            if term.path is not None:  # the user's own, imported at the module's top
+                self.paths.add(term.path)
+                terms.append(f"USER_FUNCTIONS[{_literal(term.path)}]({', '.join(args)})")
+                continue
+            self.calls.add(term.fn.__name__)
+            args += [f"{k}={_literal(v)}" for k, v in term.kwargs]
             for side, wire in (("lhs", term.lhs), ("rhs", term.rhs)):
                 logits = plan.plan.logits(wire)
                 if logits is not None:
@@ -380,8 +412,14 @@ def _phases(program: Program, target: Objective, frozen: tuple[str, ...],
 def compile_objective(program: Program, objective: str | None = None,
                       impls: Mapping[str, object] | None = None,
                       phases: Sequence[Collection[str]] | None = None,
-                      optimizer: object | None = None) -> str:
+                      optimizer: object | None = None, precision: str = "float32",
+                      matmul_precision: str = "default") -> str:
     """The source of a standalone module computing ``objective``'s loss and train step.
+
+    ``precision`` and ``matmul_precision`` are the run's settings (``precision.py``):
+    other than ``float32`` and ``default``, the module holds them as ``PRECISION`` and
+    ``MATMUL_PRECISION`` and its train step computes as the run's does
+    (``with_precision`` and ``learners_in``, copied).
 
     ``optimizer`` is the run's ``optimizer`` setting as resolved (``Settings.optimizer``:
     schedules, ``clip``, ``each(...)``): the module then holds its plan as ``OPTIMIZER``
@@ -396,37 +434,48 @@ def compile_objective(program: Program, objective: str | None = None,
     target = find_objective(program, objective)
     loaded = loaded_learners(program, target, impls)
     frozen = not_trained(program, target, impls)  # loaded, fixed, and EMA learners
+    functions = fixed_functions(program, target, impls)
+    for name, path in functions.items():  # imported under the trust policy, or refused
+        fixed_function(name, program.declarations[name].signature, path)
     schedule = _phases(program, target, frozen, phases)
     names = metric_names(target)
-    functions = _function_names(names)
+    functions_named = _function_names(names)
     tasks = [_Task(plan_equation(names[i], i, float(t.weight), t.equation,
                                  equation_trains(t.equation, frozen)),
-                   functions[i])
+                   functions_named[i], functions=functions)
              for i, t in enumerate(target.terms)]
     bodies = [task.source() for task in tasks]
     used = {"train_step", *(("scheduled",) if schedule else ())}.union(*(t.calls for t in tasks))
     if optimizer is not None:
         used.add("optimizer_of")
+    precise = (precision, matmul_precision) != ("float32", "default")
+    if precise:
+        used |= {"with_precision", "learners_in"}
     helpers = [inspect.getsource(FUNCTIONS[n]).strip() for n in emitted_functions(used)]
     return _checked("\n\n\n".join([
-        _header(program, target, loaded, frozen, schedule),
+        _header(program, target, loaded, frozen, schedule, functions),
         *([] if optimizer is None else [_optimizer(optimizer)]),
+        *([_precision(precision, matmul_precision)] if precise else []),
         *helpers,
+        *_user_functions(set().union(*(t.paths for t in tasks))),
         _check(),
         *bodies,
         _loss(target, names, tasks),
-        _train(bool(schedule), optimizer is not None),
+        _train(bool(schedule), optimizer is not None, precise),
     ]) + "\n")
 
 
 def write_module(program: Program, path: str | Path, objective: str | None = None,
                  impls: Mapping[str, object] | None = None,
                  phases: Sequence[Collection[str]] | None = None,
-                 optimizer: object | None = None) -> Path:
-    """Write ``compile_objective(program, objective, impls, phases, optimizer)`` to
-    ``path``: the module is made (and checked) in full before the file is opened."""
+                 optimizer: object | None = None, precision: str = "float32",
+                 matmul_precision: str = "default") -> Path:
+    """Write ``compile_objective(program, objective, impls, phases, optimizer, precision,
+    matmul_precision)`` to ``path``: the module is made (and checked) in full before the
+    file is opened."""
     path = Path(path)
-    source = compile_objective(program, objective, impls, phases, optimizer)
+    source = compile_objective(program, objective, impls, phases, optimizer, precision,
+                               matmul_precision)
     path.write_text(source, encoding="utf-8")
     return path
 
@@ -459,11 +508,14 @@ included: pass copies of arrays you keep using.
 
 
 def _header(program: Program, target: Objective, loaded: Mapping[str, LoadCall],
-            frozen: tuple[str, ...], phases: tuple[tuple[str, ...], ...]) -> str:
+            frozen: tuple[str, ...], phases: tuple[tuple[str, ...], ...],
+            functions: Mapping[str, str] | None = None) -> str:
     shown_requests = "".join(
         f"    {_literal(r.key)}: {_literal((r.source, tuple(t.structural() for t in r.types)))},\n"
         for r in data_requests(program, target))
     trained = trained_learners(target, frozen)
+    # A fixed box's own function is called from USER_FUNCTIONS, with no apply or params.
+    learners = tuple(n for n in own_params(program, target) if n not in (functions or {}))
     shown_loaded = "".join(f"    {_literal(n)}: {_literal((str(lr.run), lr.learner))},\n"
                            for n, lr in loaded.items())
     doc = f'''Objective `{target.name}`, compiled by taskdsl from {program.path}.
@@ -489,7 +541,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-LEARNERS = {_literal(own_params(program, target))}  # every learner needs apply[name] and params[name]
+LEARNERS = {_literal(learners)}  # every learner needs apply[name] and params[name]
 TRAINED = {_literal(tuple(trained))}  # learners some equation trains; the others stay fixed
 # the update schedule: step i updates the learners of PHASES[i % len(PHASES)] (and any
 # trained learner no phase names); () updates every trained learner at every step
@@ -503,6 +555,25 @@ LOADED = {{
 # batch key ("equation index/box id") -> (data source, its output wire types)
 DATA_REQUESTS = {{
 {shown_requests}}}'''
+
+
+def _user_functions(paths: set[str]) -> list[str]:
+    """The block importing the user's own divergences (``by mypkg.losses:huber``), each by
+    its dotted path as a literal: the lowering imported each already, under the trust
+    policy (``divergences.resolve_user``), before this module was written."""
+    if not paths:
+        return []
+    lines = ["import importlib",
+             "",
+             "# The user's own functions, by dotted path: divergences fn(lhs, rhs) -> (batch,),",
+             "# and fixed boxes' functions of their input batches (no params).",
+             "USER_FUNCTIONS = {"]
+    for path in sorted(paths):
+        module, _, name = path.partition(":")
+        lines.append(f"    {_literal(path)}: getattr(importlib.import_module({_literal(module)}), "
+                     f"{_literal(name)}),")
+    lines.append("}")
+    return ["\n".join(lines)]
 
 
 def _check() -> str:
@@ -553,7 +624,15 @@ def _optimizer(spec: object) -> str:
             f"OPTIMIZER = {_literal(plan_of(spec))}")
 
 
-def _train(schedule: bool, planned: bool = False) -> str:
+def _precision(precision: str, matmul_precision: str) -> str:
+    """The ``PRECISION`` and ``MATMUL_PRECISION`` lines: the run's arithmetic, as literals."""
+    return (f"# the run's arithmetic: the objective computes in PRECISION on float32 params\n"
+            f"# (loss and gradients float32), under jax.default_matmul_precision\n"
+            f"PRECISION = {_literal(precision)}\n"
+            f"MATMUL_PRECISION = {_literal(matmul_precision)}")
+
+
+def _train(schedule: bool, planned: bool = False, precise: bool = False) -> str:
     doc = ("\n    The optimizer runs under PHASES, the update schedule (see `scheduled`),\n"
            "    as taskdsl trains it.\n" if schedule else "")
     if planned:
@@ -566,10 +645,14 @@ def _train(schedule: bool, planned: bool = False) -> str:
     Only TRAINED learners are differentiated and updated; the others (LOADED
     ones included) come back unchanged and report a gradient norm of 0.
 {doc}    """
-
+{"""
+    apply = learners_in(apply, PRECISION)
+""" if precise else ""}
     def objective(params, batch, key):
         return loss(apply, params, batch, key, batch_size)
 {"""
+    objective = with_precision(objective, PRECISION, MATMUL_PRECISION)
+""" if precise else ""}{"""
     if optimizer is None:
         optimizer = optimizer_of(OPTIMIZER)
 """ if planned else ""}

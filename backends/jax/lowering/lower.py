@@ -34,7 +34,9 @@ no equation trains it (it is left out of every equation's ``trains`` and of
 behind ``stop_gradient`` on its parameters), while gradient still flows through
 it to the learners upstream.  A ``trains`` clause that names it is an error; a
 default ``trains`` (every learner in the equation) silently leaves it out.  A
-``fixed`` box is implemented the same way and only so.  Which boxes are frozen
+``fixed`` box is implemented the same way, or by a user's pure JAX function
+(``impl edge = "mypkg.fns:edge"``, :class:`FixedFunction`): imported under the
+trust policy, with an empty parameter state, frozen like a loaded box.  Which boxes are frozen
 and which learners each equation trains is ``taskdsl.queries``' answer
 (``frozen_boxes``, ``equation_trains``, ``trained_learners``), nowhere else.
 
@@ -75,6 +77,7 @@ from taskdsl.queries import (
     ema_learners,
     equation_trains,
     frozen_boxes,
+    function_path,
     is_load,
     metric_names,
     not_trained,
@@ -84,11 +87,14 @@ from taskdsl.queries import (
 )
 from taskdsl.types import Signature
 
+from ..messages import Problem, problem
 from ..nets import NETS, NetError, build
 from . import errors
+from .divergences import resolve_user
 from .errors import LowerError
 from .interpret import Context, EquationPlan, Mode, equation_value, plan_equation
 from .optimizers import OPTIMIZERS, optimizer_from_spec  # re-exported: moved there
+from .precision import learners_in, with_precision
 from .step import PerLearner, train_step
 
 __all__ = [
@@ -157,6 +163,86 @@ class Learner:
         return nnx.merge(self.graphdef, state)(*arrays)
 
 
+class _NoParams(nnx.Module):
+    """The module of a fixed function: no parameters, so its state is empty."""
+
+
+@dataclass(frozen=True)
+class FixedFunction(Learner):
+    """A ``fixed`` box implemented by a user's pure JAX function (``impl edge =
+    mypkg.fns:edge``): the function of its input batches, returning one batch per output
+    wire (logits on categorical wires, as a learner's).  Its parameters are an empty state,
+    so it runs, routes and checkpoints like any frozen box; nothing trains it."""
+
+    fn: Callable[..., Any] | None = None
+
+    def build(self, key: jax.Array) -> nnx.Module:
+        return _NoParams()
+
+    def apply(self, state: nnx.State, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+        assert self.fn is not None
+        out = self.fn(*arrays)
+        outputs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        if len(outputs) != len(self.signature.outputs):
+            raise LowerError(problem(
+                "fixed-function-signature", name=self.name, signature=self.signature,
+                path=self.net, batch=arrays[0].shape[0] if arrays else "?",
+                expected=_expected_outputs(self.signature, "B"),
+                found=f"{len(outputs)} output(s)", inputs=_wires(self.signature.inputs),
+                outputs=_wires(self.signature.outputs)))
+        return outputs
+
+
+def _wires(types: Any) -> str:
+    return ", ".join(t.described() for t in types) or "none"
+
+
+def _expected_outputs(signature: Signature, batch: object) -> str:
+    return ", ".join(f"float ({batch}, {', '.join(map(str, t.value_shape))})".replace(", )", ")")
+                     for t in signature.outputs)
+
+
+def fixed_function_problems(name: str, signature: Signature, path: str) -> list[Problem]:
+    """What is wrong with implementing the fixed box ``name`` by the user's function ``path``:
+    it cannot be imported (trust policy, import, not a function), or ``jax.eval_shape`` of it
+    on abstract batches of the input wires raises or does not give one float batch per
+    output wire of its shape.  No FLOPs run."""
+    fn, found = resolve_user(path, "fixed function")
+    if found is not None:
+        return [found]
+    details = {"name": name, "signature": signature, "path": path,
+               "inputs": _wires(signature.inputs), "outputs": _wires(signature.outputs)}
+    for batch in (3, 5):  # two sizes: a batch axis is told from a wire axis of that length
+        inputs = [jax.ShapeDtypeStruct((batch, *t.value_shape), jnp.float32)
+                  for t in signature.inputs]
+        expected = _expected_outputs(signature, batch)
+        try:
+            out = jax.eval_shape(fn, *inputs)
+        except Exception as error:  # the user's code, traced: say what it raised
+            return [problem("fixed-function-signature", batch=batch, expected=expected,
+                            found=f"{type(error).__name__}: {error}", **details)]
+        outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        shapes = [(tuple(getattr(o, "shape", ())), getattr(o, "dtype", None)) for o in outs]
+        wanted = [(batch, *t.value_shape) for t in signature.outputs]
+        if len(outs) != len(wanted) or any(
+                shape != want or dtype is None or not jnp.issubdtype(dtype, jnp.floating)
+                for (shape, dtype), want in zip(shapes, wanted, strict=False)):
+            shown = ", ".join(f"{dtype} {shape}" for shape, dtype in shapes) or "nothing"
+            return [problem("fixed-function-signature", batch=batch, expected=expected,
+                            found=f"{len(outs)} output(s): {shown}", **details)]
+    return []
+
+
+def fixed_function(name: str, signature: Signature, path: str) -> FixedFunction:
+    """The fixed box ``name`` as the user's function ``path``, imported through the trust
+    policy (or the ``LowerError`` why not)."""
+    fn, found = resolve_user(path, "fixed function")
+    if found is not None:
+        raise LowerError(found)
+    graphdef, _ = nnx.split(_NoParams())
+    return FixedFunction(name, signature, path, {}, graphdef, None, fn)
+
+
 def as_call(name: str, impl: object) -> Call:
     """An ``impl`` value as a call: a bare name (or string) is a call without options."""
     if isinstance(impl, str):
@@ -186,6 +272,11 @@ def _learner(declaration: Declaration, impl: object,
     """Resolve and check a learner's net by building it abstractly (shapes only, no FLOPs),
     or take the loaded one; a fixed box can only be loaded."""
     name, signature = declaration.name, declaration.signature
+    path = function_path(impl)
+    if path is not None:  # `impl edge = mypkg.fns:edge`: a fixed box's pure function
+        if declaration.kind is not BoxKind.FIXED:
+            raise LowerError(problem("impl-function-learner", name=name, path=path))
+        return fixed_function(name, signature, path)
     call = None if impl is None else as_call(name, impl)
     if call is not None and call.name == LOAD:
         return _loaded_learner(name, signature, call, loaded)
@@ -257,7 +348,7 @@ def load_calls(program: Program, objective: Objective,
         impl = chosen.get(name)
         if is_load(impl):
             calls[name] = LoadCall(*load_arguments(name, as_call(name, impl)))
-        elif program.declarations[name].kind is BoxKind.FIXED:
+        elif program.declarations[name].kind is BoxKind.FIXED and function_path(impl) is None:
             raise errors.fixed_needs_load(name, program.declarations[name].signature)
     return calls
 
@@ -435,7 +526,8 @@ def _batch_size(batch: Batch) -> int:
 
 
 def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation | PerLearner, *,
-                    donate: bool = True, batch_size: int | None = None
+                    donate: bool = True, batch_size: int | None = None,
+                    precision: str = "float32", matmul_precision: str = "default"
                     ) -> tuple[Callable[[Params], optax.OptState], Callable]:
     """``(init_opt_state, step)`` where ``step(params, opt_state, batch, key)`` is one ``jax.jit``.
 
@@ -444,12 +536,17 @@ def make_train_step(lowered: Lowered, optimizer: optax.GradientTransformation | 
     update, no host syncs; see ``step.train_step``.  With ``donate`` the old
     params and optimizer state buffers are reused for the new ones.
     ``batch_size`` is read from the batch unless the objective has no data draws.
+    ``precision`` and ``matmul_precision`` are the run's settings (``precision.py``): in
+    bfloat16 the objective computes in bfloat16, on float32 parameters.
     """
+    apply_fns = learners_in(lowered.apply_fns, precision)
 
     def loss(params: Params, batch: Batch, key: jax.Array
              ) -> tuple[jax.Array, dict[str, jax.Array]]:
         size = batch_size if batch_size is not None else _batch_size(batch)
-        return lowered.loss(params, batch, key, size)
+        return lowered.loss(params, batch, key, size, Mode.TRAIN, apply_fns)
+
+    loss = with_precision(loss, precision, matmul_precision)
 
     return train_step(loss, lowered.learner_names, lowered.trained, optimizer, donate=donate,
                       ema=lowered.ema)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -40,6 +42,7 @@ from ..evaluation import pictures
 from ..lowering.interpret import Mode
 from ..lowering.lower import Lowered, LowerError
 from ..lowering.optimizers import learning_rate_of, plan_of
+from ..lowering.precision import learners_in, with_precision
 from ..messages import phrase, show
 from . import errors, sharding
 from . import feed as feeding
@@ -113,9 +116,16 @@ class Evaluation:
         self.batches = [_placed(feed.batch(i), layout) for i in range(count)]
         self.key = jax.random.fold_in(jax.random.key(settings.seed), EVAL_KEY)
         size = settings.batch
+        apply_fns = learners_in(lowered.apply_fns, settings.precision)
+
+        def loss(params: Any, batch: Any, key: jax.Array) -> Any:
+            return lowered.loss(params, batch, key, size, Mode.EVAL, apply_fns)
+
+        # In the run's arithmetic (`precision`, `matmul_precision`), as training computes.
+        loss = with_precision(loss, settings.precision, settings.matmul_precision)
 
         def values(params: Any, batch: Any, key: jax.Array) -> jax.Array:
-            total, tasks = lowered.loss(params, batch, key, size, Mode.EVAL)
+            total, tasks = loss(params, batch, key)
             return jnp.stack([jnp.asarray(v, jnp.float32)
                               for v in (total, *(tasks[n] for n in lowered.task_names))])
 
@@ -209,6 +219,30 @@ def tag(key: str, tasks: Iterable[str]) -> str:
     return f"train/{key}" if key in set(tasks) else key
 
 
+def _refuse_links(folder: Path) -> None:
+    """Refuse ``folder`` if it, or anything in it, is a symbolic link (``lstat``, never
+    followed): nothing of a run's is written through a link planted there."""
+    if folder.is_symlink():
+        raise errors.run_file_symlink(folder)
+    for entry in os.scandir(folder):
+        if entry.is_symlink():
+            raise errors.run_file_symlink(Path(entry.path))
+
+
+def board_folder(run_dir: Path) -> Path:
+    """``RUN_DIR/tb``, made a plain folder if it is not there, and checked to hold no
+    symbolic link (the folder itself, or an event file's name planted as a link).
+
+    Event files are streamed appends, not atomic writes (docs/security.md): so where they
+    are opened is checked first.  Raises ``RunFileError`` (``run-file-symlink``)."""
+    folder = Path(run_dir) / TB_FOLDER
+    if folder.is_symlink():
+        raise errors.run_file_symlink(folder)
+    folder.mkdir(mode=0o755, exist_ok=True)
+    _refuse_links(folder)
+    return folder
+
+
 class Board:
     """The run's TensorBoard event files (``RUN_DIR/tb/``), written by a background thread.
 
@@ -222,8 +256,16 @@ class Board:
 
         self.tasks = tuple(tasks)
         self.lr = lr
-        self.writer = SummaryWriter(logdir=str(Path(run_dir) / TB_FOLDER),
+        folder = board_folder(run_dir)
+        # A name no one can plant a link at beforehand (tensorboardX opens it with 'wb').
+        suffix = f".{os.getpid()}.{secrets.token_hex(8)}"
+        self.writer = SummaryWriter(logdir=str(folder), filename_suffix=suffix,
                                     purge_step=start + 1 if start else None, flush_secs=30)
+        try:
+            _refuse_links(folder)  # the event file just opened is a plain file
+        except errors.RunFileError:
+            self.writer.close()
+            raise
 
     def scalars(self, record: Mapping[str, Any]) -> None:
         """One metrics.jsonl line's numbers, at its step (``None``, non-finite, left out)."""

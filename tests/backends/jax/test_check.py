@@ -115,6 +115,8 @@ ROWS = [
     # ---------------------------------------------------------------- impl lines
     ("nets.cnn(width = 8)", "nets.cnm(width = 8)", (), "net-unknown", "nets.cnm",
      "did you mean `nets.cnn`?"),
+    ("nets.cnn(width = 8)", "nets.cnn(width = 100000000)", (), "memory-budget", "impl get =",
+     "make `get`'s net smaller"),
     ("nets.cnn(width = 8)", "untrusted_nets.models.Net()", (), "net-import-not-allowed",
      "untrusted_nets", "--allow-import untrusted_nets"),
     ('datasets.digits(split = "train")', "untrusted_data.load()", (), "data-import-not-allowed",
@@ -139,6 +141,21 @@ ROWS = [
      "usernets_nowhere", None),
     ("nets.cnn(width = 8)", "usernets_check.models.Bare()", (), "net-user-outputs",
      "usernets_check", None),
+    # ------------------------------------- a user's own divergence, by dotted path
+    ("    get(x) = y\n", "    get(x) = y  by untrusted_losses:cube\n", (),
+     "user-function-not-allowed", "task classify", "--allow-import untrusted_losses"),
+    ("    get(x) = y\n", "    get(x) = y  by usernets_nowhere.losses:cube\n", (),
+     "user-function-import", "task classify", "PYTHONPATH"),
+    ("    get(x) = y\n", "    get(x) = y  by usernets_check.models:cube\n", (),
+     "user-function-missing", "task classify", "module.path:function"),
+    ("    get(x) = y\n", "    get(x) = y  by usernets_check.models:bad_data\n", (),
+     "user-divergence-shape", "task classify", "reduce over every axis"),
+    # ------------------------------------- a fixed box's own function, by dotted path
+    ("", 'fixed judge : Img -> Digit\nimpl judge = "usernets_check.models:bad_data"', (),
+     "fixed-function-signature", 'impl judge = "usernets',
+     "a fixed function takes one batch per input wire"),
+    ("nets.cnn(width = 8)", '"usernets_check.models:bad_data"', (), "impl-function-learner",
+     'impl get = "usernets', "declare it `fixed get"),
     ("", "fixed judge : Img -> Digit\nimpl judge = nets.cnn()", (), "fixed-needs-load",
      "nets.cnn()\n", 'impl judge = load("RUN_DIR")'),
     ("nets.cnn(width = 8)", "load(3)", (), "load-form", "load(3)", None),
@@ -280,7 +297,9 @@ def test_each_mistake_is_located_with_a_code_and_a_fix(places: dict[str, str], o
 # Raised by the lowering (lowering/lower.py), which does not yet carry problems.
 LOWERING = {"impl-not-a-net", "impl-positional", "impl-no-default", "fixed-needs-load",
             "load-form", "load-missing", "load-not-a-run", "load-no-learner", "load-signature",
-            "trains-loaded"}
+            "trains-loaded", "user-function-not-allowed", "user-function-import",
+            "user-function-missing", "user-divergence-shape", "fixed-function-signature",
+            "impl-function-learner", "memory-budget"}
 
 
 @pytest.mark.parametrize(("old", "new", "overrides", "code", "at", "fix"),
