@@ -29,18 +29,27 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from taskdsl.builtins import is_user_divergence
 from taskdsl.diagnostics import Diagnostic
 from taskdsl.ir import BoxKind, Call, Declaration, Name, Objective, Program
-from taskdsl.queries import data_requests, find_objective, is_load, objective_names, with_params
+from taskdsl.queries import (
+    data_requests,
+    find_objective,
+    function_path,
+    is_load,
+    objective_names,
+    with_params,
+)
 from taskdsl.source import NOWHERE, Source, Span, set_source
 
+from .lowering import divergences
 from .lowering.errors import LowerError
-from .lowering.lower import DEFAULT_NETS, load_arguments
+from .lowering.lower import DEFAULT_NETS, fixed_function_problems, load_arguments
 from .messages import SET_FILE, Problem, listed, problem, show, suggestion
 from .nets import NETS
 from .nets import registry as nets
 from .nets.errors import signature
-from .training import feed
+from .training import feed, memory
 from .training.settings import Origin, collect, frozen_reasons
 from .training.train import CONFIG
 
@@ -70,6 +79,7 @@ def check_program(program: Program, overrides: Sequence[str] = (), *,
     for name, impl in program.impls.items():
         found = _impl_problems(program, name, impl, Origin(program.impl_spans.get(name)))
         (ours if name in needed else others).extend(found)
+    ours.extend(_user_divergence_problems(program))
     for target in dict.fromkeys([*program.trainings, *([main] if main else [])]):
         if find_objective(program, target) is None:
             continue
@@ -78,6 +88,21 @@ def check_program(program: Program, overrides: Sequence[str] = (), *,
             _objective_problems(program, target, overrides if target == main else ()))
     return _diagnostics([(p, training) for p in ours] + [(p, False) for p in others],
                         overrides)
+
+
+def _user_divergence_problems(program: Program) -> list[Problem]:
+    """Each divergence a task names by dotted path (``by mypkg.losses:huber``): allowed by the
+    trust policy, importable, a function, and of shape ``(batch,)`` when ``jax.eval_shape``
+    traces it on the task's two sides; located at the task."""
+    found: list[Problem] = []
+    for equation in program.tasks.values():
+        sides = zip(equation.divergences, equation.lhs.output_types,
+                    equation.rhs.output_types, strict=False)
+        for name, lhs, rhs in sides:
+            if is_user_divergence(name):
+                found += [p.at(equation.span)
+                          for p in divergences.user_divergence_problems(name, lhs, rhs)]
+    return found
 
 
 def set_sources(overrides: Sequence[str]) -> dict[str, Source]:
@@ -124,6 +149,8 @@ def _objective_problems(program: Program, name: str, overrides: Sequence[str]
         wires = drawn.get(source) or program.declarations[source].signature.outputs
         found += [_located(p, call, origin)
                   for p in feed.binding_problems(source, call, wires)]
+    if all(p.environment for p in found):  # all as written: will the run fit in memory?
+        found += memory.static_problems(program, name, settings, origins)
     return found
 
 
@@ -175,6 +202,11 @@ def _impl_problems(program: Program, name: str, impl: Any, origin: Origin) -> li
 
 def _impl(declaration: Declaration, impl: Any) -> list[Problem]:
     name, sig = declaration.name, declaration.signature
+    path = function_path(impl)
+    if path is not None:  # `impl edge = mypkg.fns:edge`: a fixed box's pure function
+        if declaration.kind is not BoxKind.FIXED:
+            return [problem("impl-function-learner", name=name, path=path)]
+        return fixed_function_problems(name, sig, path)
     call = Call(impl.name) if isinstance(impl, Name) else impl
     if not isinstance(call, Call):
         return [problem("impl-not-a-net", name=name, value=show(impl))]

@@ -28,7 +28,7 @@ from typing import Any
 
 from taskdsl.ir import BoxKind, Call, Name, Objective, Program, Term
 from taskdsl.parser import SyntaxErrors
-from taskdsl.queries import frozen_boxes, is_load, metric_names, trained_learners
+from taskdsl.queries import frozen_boxes, is_function, is_load, metric_names, trained_learners
 from taskdsl.source import NOWHERE, Span
 
 from ..messages import SET_FILE, USAGE_CODES, Problem, listed, phrase, problem, suggestion
@@ -78,7 +78,16 @@ class Settings:
     keep_best_mode: str = "min"
     patience: int = 0
     clip: float | None = None  # each learner's gradient norm at most this (None: no clipping)
+    # Steps a jitted call takes (a loop on the device, training/scan.py): `"auto"` picks it from
+    # the step's time, a whole number forces it.
+    steps_per_call: int | str = "auto"
     weights: Call | None = None  # `each(TASK: WEIGHT, ...)`: task weights replaced (reweighted)
+    # Refuse a run that would not fit in memory, before compiling (training/memory.py).
+    memory_check: bool = True
+    # The step's arithmetic (lowering/precision.py): `float32`, or `bfloat16` compute with
+    # float32 parameters and optimizer state; and jax.default_matmul_precision's setting.
+    precision: str = "float32"
+    matmul_precision: str = "default"
     impls: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
@@ -125,6 +134,25 @@ def _mode(value: Any) -> bool:
     return _spelled(value) in MODES
 
 
+AUTO = "auto"
+
+
+def _steps_per_call(value: Any) -> bool:
+    return _positive(value) or _spelled(value) == AUTO
+
+
+PRECISIONS = ("float32", "bfloat16")
+MATMUL_PRECISIONS = ("default", "high", "highest")
+
+
+def _precision(value: Any) -> bool:
+    return _spelled(value) in PRECISIONS
+
+
+def _matmul_precision(value: Any) -> bool:
+    return _spelled(value) in MATMUL_PRECISIONS
+
+
 def _spelled(value: Any) -> Any:
     """A word written bare (``min``) or quoted (``"min"``), as a string."""
     return value.name if isinstance(value, Name) else value
@@ -147,6 +175,10 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "patience": (_natural, "a whole number >= 0 (0: never stop early)"),
     "clip": (_positive_number, "a number > 0 (each learner's largest gradient norm)"),
     "weights": (_each, "task weights such as `each(kl: 0.5, recon: 1)`"),
+    "memory_check": (_boolean, "`true` or `false`"),
+    "precision": (_precision, "`float32` or `bfloat16`"),
+    "matmul_precision": (_matmul_precision, "`default`, `high` or `highest`"),
+    "steps_per_call": (_steps_per_call, "`auto` or a whole number >= 1"),
 }
 SCALAR_KEYS = tuple(CHECKS)
 WEIGHT, OPTIMIZER = "weight", "optimizer"  # `--set weight.TASK=W`, `--set optimizer.LEARNER=OPT`
@@ -267,6 +299,11 @@ def collect(program: Program, objective: str, overrides: Sequence[str] = ()) -> 
                                               target, frozen)
     if "keep_best_mode" in checked:
         checked["keep_best_mode"] = _spelled(checked["keep_best_mode"])
+    for key in ("precision", "matmul_precision"):  # a word, bare or quoted
+        if key in checked:
+            checked[key] = _spelled(checked[key])
+    if "steps_per_call" in checked:
+        checked["steps_per_call"] = _spelled(checked["steps_per_call"])
     wheres = {k: origins[k].where for k in checked if k in origins}
     for key, bad in watch_problems(target, checked, wheres).items():
         found.append(_located(bad, None, origins[key]))
@@ -285,7 +322,7 @@ def from_json(program: Program, objective: str, plain: Mapping[str, Any]) -> Set
             value = plain[key]
             values[key] = (parse_value(value) if key in ("optimizer", "schedule", "weights")
                            and isinstance(value, str) else value)
-    impls = {k: parse_value(v) for k, v in plain.get("impls", {}).items()}
+    impls = {k: impl_value(v) for k, v in plain.get("impls", {}).items()}
     data = {k: parse_value(v) for k, v in plain.get("data", {}).items()}
     if "schedule" in values:
         target = program.objective(objective)
@@ -615,6 +652,15 @@ def parse_value(text: str) -> Any:
     from taskdsl.loader import config_value
 
     return config_value(text, SET_FILE)
+
+
+def impl_value(text: str) -> Any:
+    """An ``impl`` value as a run's settings record it (``show``): a user's function by its
+    path (``mypkg.fns:edge``) reads back as the name it was, anything else as
+    :func:`parse_value` reads it."""
+    if is_function(text.strip()):
+        return Name(text.strip())
+    return parse_value(text)
 
 
 def _parse(raw: str, index: int, offset: int) -> Any:

@@ -21,9 +21,10 @@ steps an uninterrupted one would have and ends with the same parameters, bit
 for bit on CPU.
 
 The loop never waits on the accelerator for a step it has just dispatched, and
-dispatches one jitted call a step (the key is folded in inside it): the
-metrics stay on the device and are read back together (and checked for
-NaN/Inf, every step's) after a logging step's successor has been dispatched,
+dispatches one jitted call for one or several steps (``steps_per_call``,
+``scan.py``; the key is folded in inside it, so the grouping changes nothing):
+the metrics stay on the device and are read back together (and checked for
+NaN/Inf, every step's) after the call that follows a logging step's has been dispatched,
 and before every checkpoint, so no checkpoint is written after a non-finite
 loss, and the last good one is kept.  The progress bar redraws at most ten
 times a second.  Evaluations on held-out data (``eval_every``) wait for their
@@ -47,22 +48,24 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from taskdsl.ir import Program
+from taskdsl.queries import user_function_paths
 
 from .. import trust
 from ..evaluation import pictures
 from ..lowering.lower import Lowered, LowerError, make_train_step
 from ..messages import note, phrase
 from ..nets import NETS, NetError
-from . import errors, lock, sharding, stopping, watch
+from . import errors, lock, memory, scan, sharding, stopping, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
 from .files import append_text, write_text
 from .runs import CONFIG, lower_loading, run_optimizer
-from .settings import Settings, objective_name, resolve, reweighted
+from .settings import AUTO, Settings, objective_name, resolve, reweighted
 
 __all__ = ["CONFIG", "METRICS", "RunResult", "run_optimizer", "train"]
 METRICS = "metrics.jsonl"
@@ -83,6 +86,7 @@ class RunResult:
     lowered: Lowered
     settings: Settings
     seconds: float
+    steps_per_call: int = 1  # what the run's last calls took (`steps_per_call`)
 
 
 def train(program: Program, objective: str | None = None, settings_overrides: Sequence[str] = (),
@@ -129,7 +133,13 @@ def _train(program: Program, name: str, settings: Settings, settings_overrides: 
     # Before the folder is written to, like the training data: a missing test split stops here.
     held_out = watch.held_out_feed(lowered, settings, name) if settings.eval_every else None
     layout = sharding.data_parallel(settings.batch)
-    init_opt_state, step_fn = make_train_step(lowered, optimizer, batch_size=settings.batch)
+    init_opt_state, step_fn = make_train_step(lowered, optimizer, batch_size=settings.batch,
+                                              precision=settings.precision,
+                                              matmul_precision=settings.matmul_precision)
+    # Before anything is allocated or compiled: a run that would not fit is refused.
+    memory.check_run(program, name, settings_overrides, lowered, init_opt_state, step_fn,
+                     sources, settings, RESIDENT_BYTES if layout is None
+                     and jax.process_count() == 1 else -1)
     init_key, train_key = jax.random.split(jax.random.key(settings.seed))
     # Jitted inside; not jitted again here, which would bake loaded models in as constants.
     params = lowered.init(init_key)
@@ -164,6 +174,7 @@ def _train(program: Program, name: str, settings: Settings, settings_overrides: 
         out=out, objective=name, status=status,
         step=loop.step, loss=loop.last.get("loss"), metrics=loop.last, params=params,
         lowered=lowered, settings=settings, seconds=time.perf_counter() - started,
+        steps_per_call=loop.steps_per_call,
     )
 
 
@@ -220,7 +231,8 @@ def _write_config(out: Path, program: Program, objective: str, settings: Setting
         "learners": list(lowered.learner_names),
         # What resolving its nets imports: `eval` and `load(...)` refuse a run whose
         # imports the trust policy does not allow (docs/security.md).
-        "imports": trust.imports({**program.impls, **settings.impls}, NETS),
+        "imports": trust.imports({**program.impls, **settings.impls}, NETS,
+                                 user_function_paths(program, settings.impls)),
         "data": {r.key: {"source": r.source, "binding": sources[r.source].binding}
                  for r in lowered.data_requests()},
         "resumed": previous is not None,
@@ -330,8 +342,7 @@ def _pictures(lowered: Lowered, settings: Settings, objective: str, feed: feedin
     return watch.Pictures(lowered, held_out.batch(0), settings)
 
 
-GRAD_NORM = "grad_norm"
-"""The metric of the global gradient norm; ``grad_norm/LEARNER`` are the learners' own."""
+GRAD_NORM = scan.GRAD_NORM
 
 # Metrics of at most this many steps wait on the device to be read back.
 READ_BACK_EVERY = 1000
@@ -353,39 +364,122 @@ def _resident(feed: feeding.Feed, layout: sharding.DataParallel | None
             for name in set(feed.source_of.values())}
 
 
-def _keyed(step_fn: Any, names: Sequence[str], source_of: Mapping[str, str] | None) -> Any:
-    """``step_fn`` with step ``i``'s key ``fold_in(train_key, i)`` derived inside the same
-    jit: one dispatch a step (calling the jitted step inside inlines it).  With
-    ``source_of`` (draw key -> source), the batch it takes is ``(data sets on the device,
-    rows per draw key)`` and the rows are gathered there: the arrays ``Feed.batch`` would
-    have gathered on the host, bit for bit."""
-
-    def keyed(params: Any, opt_state: Any, batch: Any, train_key: jax.Array, i: Any
-              ) -> Any:
-        if source_of is not None:
-            arrays, rows = batch
-            batch = {key: tuple(a[r] for a in arrays[source_of[key]])
-                     for key, r in rows.items()}
-        params, opt_state, metrics = step_fn(params, opt_state, batch,
-                                             jax.random.fold_in(train_key, i))
-        # The global gradient norm, from the learners' own: computed here, in the step.
-        norms = [jnp.asarray(v, jnp.float32) for k, v in metrics.items()
-                 if k.startswith(GRAD_NORM + "/")]
-        metrics = {**metrics, GRAD_NORM: jnp.sqrt(sum((v * v for v in norms),
-                                                      jnp.zeros((), jnp.float32)))}
-        # One float32 vector in the order of ``names``, one read-back a step (float32
-        # holds any narrower float exactly).
-        values = jnp.stack([jnp.asarray(metrics[n], jnp.float32) for n in names])
-        return params, opt_state, values
-
-    return jax.jit(keyed, donate_argnums=(0, 1))
-
-
 @jax.jit
 def _all_finite(tree: Any) -> jax.Array:
     leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(tree)
               if jnp.issubdtype(x.dtype, jnp.inexact)]
     return jnp.stack(leaves).all() if leaves else jnp.array(True)
+
+
+class _Calls:
+    """The jitted calls that take a run's steps: one step a call, or up to ``length``
+    (``scan.py``), each call taking ``count <= length`` of them: a loop on the device
+    (``scan.many_steps``), or with several devices one step a call (``scan.one_step``).
+
+    ``steps_per_call = auto`` compiles calls of up to ``bound`` steps (the logging,
+    checkpoint and evaluation cadence), times ``PROBE`` calls of one step once the
+    first (which compiles) is done, and then takes calls of about
+    ``scan.TARGET_SECONDS`` (one step a call for a step slower than that).  A whole
+    number is taken as it is (at most ``bound``).  Several steps a call need one
+    device: a run sharded over several takes one a call; ``auto`` also needs the data
+    on the device (a whole number stacks the host's batches)."""
+
+    PROBE = 8
+
+    def __init__(self, step_fn: Any, names: Sequence[str], feed: feeding.Feed,
+                 resident: dict[str, tuple[jax.Array, ...]] | None,
+                 layout: sharding.DataParallel | None, setting: int | str, bound: int) -> None:
+        self.step_fn, self.names, self.feed = step_fn, names, feed
+        self.resident, self.layout = resident, layout
+        self.source_of = None if resident is None else feed.source_of
+        self.one: Any = None
+        self.many: Any = None
+        self.capacity = 1  # the most steps the compiled call takes
+        self.length = 1  # the most steps a call takes now
+        self.probing = (setting == AUTO and layout is None and resident is not None
+                        and bound > 1)
+        self._timed_from: float | None = None
+        self.host: Any = None  # the unjitted step, once a CPU convolution step needs it
+        self._decided = False
+        # On one device every call is the same loop (of one step or more): XLA compiles a
+        # step alone and a step inside a loop differently (a convolution's rounding can
+        # differ), and a run must not depend on how its steps were grouped.
+        if self.probing:
+            self._stack(min(bound, scan.MOST_STEPS_PER_CALL))
+        elif layout is None:
+            self._stack(min(setting, bound) if isinstance(setting, int) else 1)
+            self.length = self.capacity
+
+    def _stack(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.many = scan.many_steps(self.step_fn, self.names, self.source_of, capacity)
+
+    def __call__(self, params: Any, opt_state: Any, train_key: jax.Array, first: int,
+                 count: int) -> tuple[Any, Any, jax.Array]:
+        """Take steps ``first .. first + count - 1``: the parameters, optimizer state and
+        metrics (one row a step, or one vector for a one-step call), all on the device."""
+        if self.host is not None:
+            return self.host(params, opt_state, self._batch(first), train_key, first)
+        if self.many is None:
+            if self.one is None:
+                self.one = scan.one_step(self.step_fn, self.names, self.source_of)
+            return self.one(params, opt_state, self._batch(first), train_key, first)
+        batches = [self._batch(first + n, stacked=True) for n in range(count)]
+        stacked = jax.tree.map(lambda *xs: _padded(xs, self.capacity), *batches)
+        if self.resident is not None:
+            stacked = (self.resident, stacked)
+        return self.many(params, opt_state, stacked, train_key, first, count)
+
+    def decide(self, params: Any, opt_state: Any, train_key: jax.Array, first: int) -> None:
+        """Before the first call: whether this run takes its steps from the host
+        (:meth:`_avoid_slow_loops`), which sets ``length`` to one."""
+        if not self._decided:
+            self._decided = True
+            self._avoid_slow_loops(params, opt_state, train_key, first)
+
+    def _avoid_slow_loops(self, params: Any, opt_state: Any, train_key: jax.Array,
+                          first: int) -> None:
+        """On the CPU, a step with a convolution runs one step a call, dispatched from the
+        host: XLA's CPU backend runs a convolution inside a loop or a ``lax.switch`` far
+        slower than at a jitted function's top level (a small conv net's step: 0.15 s
+        alone, 5 s inside a one-turn ``fori_loop``), and an alternating schedule's step,
+        called from the host, runs each phase's own top-level compiled step.  Decided from
+        the step's jaxpr, the same way in every process, so a resumed run takes its steps
+        as an uninterrupted one does."""
+        if jax.default_backend() != "cpu" or self.layout is not None:
+            return
+        body = scan.keyed_body(self.step_fn, self.names, self.source_of)
+        traced = jax.make_jaxpr(body)(params, opt_state, self._batch(first), train_key, first)
+        if "conv_general_dilated" in str(traced):
+            self.host, self.many, self.probing, self.length = body, None, False, 1
+
+    def _batch(self, step: int, stacked: bool = False) -> Any:
+        """Step ``step``'s batch: its rows of the data on the device, or its arrays."""
+        if self.resident is not None:
+            rows = self.feed.rows(step)
+            return rows if stacked else (self.resident, rows)
+        batch = self.feed.batch(step)
+        return self.layout.shard(batch) if self.layout is not None else batch
+
+    def measure(self, done: int, metrics: jax.Array) -> None:
+        """``auto``: time the one-step calls after the first ``done`` steps of this run."""
+        if not self.probing:
+            return
+        if done == 1:
+            metrics.block_until_ready()  # the first call: compiled and run
+            self._timed_from = time.perf_counter()
+        elif done == 1 + self.PROBE and self._timed_from is not None:
+            metrics.block_until_ready()
+            seconds = (time.perf_counter() - self._timed_from) / self.PROBE
+            self.probing = False
+            self.length = scan.chosen(seconds, self.capacity)
+
+
+def _padded(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """``arrays`` stacked, then zeros up to ``length`` (rows a call does not read)."""
+    stacked = np.zeros((length, *arrays[0].shape), arrays[0].dtype)
+    stacked[:len(arrays)] = arrays
+    return stacked
 
 
 class _Loop:
@@ -414,6 +508,7 @@ class _Loop:
         self._logged: tuple[int, float] = (self.start, self._started)  # step, time
         self._evals: dict[int, jax.Array] = {}  # evaluations not read back, by step
         self._improved = False  # the last evaluation is the best so far
+        self.steps_per_call = 1  # what the last call took, once `run` has chosen
 
     def watch(self, watchers: _Watchers, started: float,
               history: Sequence[Mapping[str, Any]]) -> None:
@@ -430,24 +525,25 @@ class _Loop:
             stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
         settings = self.settings
         bar.advance_to(self.step, None, None)
-        resident = _resident(feed, layout)
-        keyed = _keyed(step_fn, self.names, None if resident is None else feed.source_of)
-        pending: list[tuple[int, jax.Array]] = []  # dispatched steps whose metrics are not read
-        for i in range(self.start, settings.steps):
+        calls = _Calls(step_fn, self.names, feed, _resident(feed, layout), layout,
+                       settings.steps_per_call, self._cadence())
+        # Dispatched calls whose metrics are not read: (first step, steps taken, metrics).
+        pending: list[tuple[int, int, jax.Array]] = []
+        i = self.start
+        while i < settings.steps:
             if stop.requested:
                 self.interrupted = True
                 break
-            if resident is not None:
-                batch = (resident, feed.rows(i))
-            else:
-                batch = feed.batch(i)
-                if layout is not None:
-                    batch = layout.shard(batch)
-            params, opt_state, metrics = keyed(params, opt_state, batch, train_key, i)
-            if pending and (self._logs(pending[-1][0]) or len(pending) >= READ_BACK_EVERY):
-                self._finish(pending, bar)  # after the next step is dispatched
-            pending.append((i + 1, metrics))
-            self.step = i + 1
+            calls.decide(params, opt_state, train_key, i)
+            count = min(calls.length, self._boundary(i) - i)
+            params, opt_state, metrics = calls(params, opt_state, train_key, i, count)
+            if pending and (self._logs_in(*pending[-1][:2])
+                            or sum(n for _, n, _ in pending) >= READ_BACK_EVERY):
+                self._finish(pending, bar)  # after the next call is dispatched
+            pending.append((i, count, metrics))
+            i += count
+            self.step = i
+            calls.measure(self.step - self.start, metrics)
             evaluates = self._evaluates(self.step)
             if evaluates:  # dispatched now, read back with this step's metrics
                 assert self.watchers.evaluation is not None
@@ -464,9 +560,35 @@ class _Loop:
             if self.stopped:
                 break
         self._finish(pending, bar)
+        self.steps_per_call = calls.length
         if (self.interrupted or self.stopped) and self.saved != self.step:
             self._save(params, opt_state)
         return params, opt_state
+
+    def _cadence(self) -> int:
+        """The most steps a call may take: the logging, checkpoint and evaluation cadence."""
+        settings = self.settings
+        every = [settings.log_every, settings.checkpoint_every, settings.steps]
+        if self._evaluating:
+            every.append(settings.eval_every)
+        return min(every)
+
+    def _boundary(self, i: int) -> int:
+        """The first step after ``i`` that a call must end at: the host needs its
+        parameters (a checkpoint, an evaluation, the end)."""
+        settings = self.settings
+        ends = [settings.steps, (i // settings.checkpoint_every + 1) * settings.checkpoint_every]
+        if self._evaluating:
+            ends.append((i // settings.eval_every + 1) * settings.eval_every)
+        return min(ends)
+
+    def _logs_in(self, first: int, count: int) -> bool:
+        """Whether the call that took steps ``first + 1 .. first + count`` logs one."""
+        return any(self._logs(first + n) for n in range(1, count + 1))
+
+    @property
+    def _evaluating(self) -> bool:
+        return bool(self.settings.eval_every) and self.watchers.evaluation is not None
 
     def _evaluates(self, step: int) -> bool:
         every = self.settings.eval_every
@@ -488,17 +610,20 @@ class _Loop:
         if board is not None and drawn:
             board.images(self.step, drawn(params))
 
-    def _finish(self, pending: list[tuple[int, jax.Array]], bar: _Bar) -> None:
-        """Read the dispatched steps' metrics back, in one transfer: stop at the first
-        NaN/Inf, log, move the bar.  Empties ``pending``."""
+    def _finish(self, pending: list[tuple[int, int, jax.Array]], bar: _Bar) -> None:
+        """Read the dispatched calls' metrics back, in one transfer: stop at the first
+        NaN/Inf (naming its step, whichever call took it), log, move the bar.  Empties
+        ``pending``."""
         if not pending:
             return
         self.checkpoints.poll()  # a save finished since gets its checksums now
-        fetched, evals = jax.device_get(([metrics for _, metrics in pending], self._evals))
+        fetched, evals = jax.device_get(([metrics for _, _, metrics in pending], self._evals))
         self._evals = {}
-        steps = [step for step, _ in pending]
+        rows = [(first + n + 1, row) for (first, count, _), values in
+                zip(pending, fetched, strict=True)
+                for n, row in enumerate(np.reshape(values, (-1, len(self.names)))[:count])]
         pending.clear()
-        for step, metrics in zip(steps, fetched, strict=True):
+        for step, metrics in rows:
             values = {k: float(v) for k, v in zip(self.names, metrics, strict=True)}
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad or self._logs(step):
@@ -513,7 +638,7 @@ class _Loop:
                             if k.startswith("grad_norm/")]
                 raise errors.diverged(step, equations, learners, self.saved)
             self.last = values
-        bar.advance_to(steps[-1], self.last["loss"], self._rate(steps[-1]))
+        bar.advance_to(rows[-1][0], self.last["loss"], self._rate(rows[-1][0]))
 
     def _logs(self, step: int) -> bool:
         return (step == 1 or step % self.settings.log_every == 0 or step == self.settings.steps
