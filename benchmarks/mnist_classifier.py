@@ -7,7 +7,11 @@ then reports accuracy on the 10,000 test images::
     python benchmarks/mnist_classifier.py [--steps 2000] [--out RUN_DIR]
 
 prints ``mnist_classifier: steps=2000 test_accuracy=<a> seconds=<s>``, where
-seconds is the whole ``train`` call (lowering, compiling and every step).  MNIST
+seconds is the whole ``train`` call (lowering, compiling and every step).  Before
+it, a line gives the median step time between logged steps (``metrics.jsonl``'s
+``wall_time``, compilation left out), the step's GFLOP from the cost analysis of
+its lowering (``lowering/cost.py``, before compilation: convolutions count) and the
+achieved GFLOP/s.  MNIST
 is read where every run reads it: ``taskdsl data fetch mnist`` once, or
 ``$TASKDSL_DATA`` naming a folder that holds ``mnist/``.
 """
@@ -15,13 +19,20 @@ is read where every run reads it: ``taskdsl data fetch mnist`` once, or
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import statistics
 import tempfile
 from pathlib import Path
 
+import jax
 import numpy as np
+import optax
 
 import taskdsl
 from taskdsl.backends.jax import data
+from taskdsl.backends.jax.lowering.cost import rate_text, step_flops
+from taskdsl.backends.jax.lowering.lower import make_train_step
 from taskdsl.backends.jax.training.train import RunResult, train
 
 TASK = """\
@@ -57,6 +68,27 @@ def test_accuracy(result: RunResult, chunk: int = 1000) -> float:
     return correct / len(labels)
 
 
+def step_seconds(result: RunResult) -> float | None:
+    """The median seconds a step between two logged steps of the run's metrics.jsonl (the
+    first logged step, which includes compilation, left out)."""
+    records = [json.loads(line) for line in
+               (result.out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    timed = [(r["step"], r["wall_time"]) for r in records if "wall_time" in r]
+    gaps = [(t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in itertools.pairwise(timed)
+            if s1 > s0]
+    return statistics.median(gaps) if gaps else None
+
+
+def flops_per_step(result: RunResult, batch: int) -> float | None:
+    """The classifier's train step's FLOPs, from the cost analysis of its lowering."""
+    init_opt_state, step = make_train_step(result.lowered, optax.adam(1e-3), donate=False)
+    shapes = {r.key: (jax.ShapeDtypeStruct((batch, 28, 28, 1), np.float32),
+                      jax.ShapeDtypeStruct((batch,), np.int32))
+              for r in result.lowered.data_requests()}
+    return step_flops(step, result.params, init_opt_state(result.params), shapes,
+                      jax.random.key(0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
@@ -68,6 +100,11 @@ def main() -> None:
     result = train(taskdsl.load(task_file), "classify", [f"steps={args.steps}"],
                    args.out or folder / "run")
     accuracy = test_accuracy(result)
+    seconds, flops = step_seconds(result), flops_per_step(result, result.settings.batch)
+    if seconds is not None:
+        shown = "n/a" if flops is None else f"{flops / 1e9:.3f}"
+        print(f"step: median {1e3 * seconds:.2f} ms, {shown} GFLOP (cost analysis of the "
+              f"lowered step), {rate_text(flops, seconds)}")
     print(f"mnist_classifier: steps={result.step} test_accuracy={accuracy:.4f} "
           f"seconds={result.seconds:.1f}")
 

@@ -13,8 +13,14 @@ what a careful JAX user would write: one ``jax.jit``, ``value_and_grad`` over
 Both steps run alternately in one process, in chunks, on the same
 device-resident synthetic batches; each step is timed to completion
 (``block_until_ready``) and the median over ``--steps`` steps (after warm-up)
-is reported.  The last line is machine-readable::
+is reported, with examples/s and the achieved FLOP/s: the step's FLOPs from the cost
+analysis of its lowering, before compilation (``lowering/cost.py``: it counts the
+convolutions, which the compiled step's count on a GPU leaves to cuDNN and omits),
+over the median step time.  ``--precision bfloat16`` runs both steps in bfloat16
+on float32 parameters (the ``precision`` setting; the hand-written step casts its
+parameters and batch the same way).  The last two lines are machine-readable::
 
+    step_rate: precision=<p> batch=<n> examples_per_s=<e> tflops=<t>   (taskdsl's step)
     step_overhead: taskdsl_ms=<a> handwritten_ms=<b> ratio=<a/b>
 """
 
@@ -36,7 +42,9 @@ from flax import nnx
 from rich.progress import track
 
 import taskdsl
+from taskdsl.backends.jax.lowering.cost import rate_text, step_flops
 from taskdsl.backends.jax.lowering.lower import Lowered, lower, make_train_step
+from taskdsl.backends.jax.lowering.precision import PRECISIONS, cast_floats, computing_in
 from taskdsl.backends.jax.nets import build
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "mnist_manipulator.task"
@@ -71,22 +79,30 @@ class Runner:
             self.params, self.opt_state, self.batches[i % len(self.batches)], key)
         return metrics["loss"]
 
-    def flops(self) -> float:
-        """XLA's count of the compiled step's floating-point operations (load-independent)."""
-        compiled = self.step.lower(self.params, self.opt_state, self.batches[0],
-                                   jax.random.key(0)).compile()
-        return float(compiled.cost_analysis()["flops"])
+    def flops(self) -> float | None:
+        """The step's floating-point operations, from its lowering's cost analysis (before
+        compilation, so convolutions count on every backend; nothing runs)."""
+        return step_flops(self.step, self.params, self.opt_state, self.batches[0],
+                          jax.random.key(0))
 
 
-def taskdsl_step(lowered: Lowered, batches: list[Batch]) -> Runner:
+def taskdsl_step(lowered: Lowered, batches: list[Batch], precision: str = "float32") -> Runner:
     """The lowered objective's train step, as the training loop runs it."""
-    init_opt_state, step = make_train_step(lowered, optax.adam(LEARNING_RATE))
+    init_opt_state, step = make_train_step(lowered, optax.adam(LEARNING_RATE),
+                                           precision=precision)
     params = lowered.init(jax.random.key(0))
     return Runner(step, params, init_opt_state(params), batches)
 
 
-def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Runner:
-    """The same objective by hand: plain JAX, Flax NNX, Optax."""
+def handwritten_step(lowered: Lowered, batches: list[Batch], precision: str = "float32"
+                     ) -> Runner:
+    """The same objective by hand: plain JAX, Flax NNX, Optax; in bfloat16, the parameters
+    and the batch cast on the way in and the losses back to float32."""
+    dtype = computing_in(precision)
+
+    def cast(tree: Any) -> Any:
+        return tree if dtype is None else cast_floats(tree, dtype)
+
     image, digit = lowered.data_requests()[0].types
     get = build(lowered.impls["get"].name, (image,), (digit,), lowered.impls["get"].kwargs,
                 nnx.Rngs(0))
@@ -99,8 +115,9 @@ def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Runner:
 
     def loss(put_params: nnx.State, batch: Batch, key: jax.Array
              ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        classify = nnx.merge(get_graph, get_params)
-        edit = nnx.merge(put_graph, put_params)
+        classify = nnx.merge(get_graph, cast(get_params))
+        edit = nnx.merge(put_graph, cast(put_params))
+        batch = cast(batch)
         k_put_get, k_undo = jax.random.split(key)
 
         x = batch[keys[0]][0]
@@ -117,7 +134,9 @@ def handwritten_step(lowered: Lowered, batches: list[Batch]) -> Runner:
         (logits,) = classify(x)
         undo = jnp.mean(jnp.square(edit(edit(x, a)[0], jax.nn.softmax(logits))[0] - x))
 
-        tasks = {"put_get": put_get, "get_put": get_put, "undo": undo}
+        tasks = {"put_get": put_get.astype(jnp.float32), "get_put": get_put.astype(jnp.float32),
+                 "undo": undo.astype(jnp.float32)}
+        put_get, get_put, undo = tasks["put_get"], tasks["get_put"], tasks["undo"]
         return put_get + 10 * get_put + undo, tasks
 
     def step(put_params: nnx.State, opt_state: optax.OptState, batch: Batch, key: jax.Array
@@ -145,17 +164,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps of each (default 5)")
     parser.add_argument("--chunk", type=int, default=10,
                         help="steps of one before switching to the other (default 10)")
-    parser.add_argument("--flops", action="store_true",
-                        help="also print each compiled step's FLOP count (compiles each again)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="the steps' arithmetic (default float32)")
     args = parser.parse_args()
 
     lowered = lower(taskdsl.load(EXAMPLE), OBJECTIVE)
     batches = synthetic_batches(lowered, args.batch, count=4)
-    runners = {"taskdsl": taskdsl_step(lowered, batches),
-            "handwritten": handwritten_step(lowered, batches)}
+    runners = {"taskdsl": taskdsl_step(lowered, batches, args.precision),
+               "handwritten": handwritten_step(lowered, batches, args.precision)}
     keys = jax.random.split(jax.random.key(0), args.warmup + args.steps)
     print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
-          f"batch {args.batch}, {args.steps} steps each after {args.warmup} warm-up")
+          f"batch {args.batch}, {args.precision}, {args.steps} steps each after "
+          f"{args.warmup} warm-up")
 
     for name, runner in runners.items():
         start = time.perf_counter()
@@ -163,9 +183,10 @@ def main() -> None:
             jax.block_until_ready(runner.run(keys[i], i))
         print(f"  {name}: compiled and warmed up in {time.perf_counter() - start:.1f}s")
 
-    if args.flops:
-        for name, runner in runners.items():
-            print(f"  {name}: {runner.flops() / 1e9:.3f} GFLOP per step (XLA cost analysis)")
+    flops = {name: runner.flops() for name, runner in runners.items()}
+    for name, count in flops.items():
+        shown = "n/a" if count is None else f"{count / 1e9:.3f}"
+        print(f"  {name}: {shown} GFLOP per step (cost analysis of the lowered step)")
 
     times: dict[str, list[float]] = {name: [] for name in runners}
     chunks = range(args.warmup, args.warmup + args.steps, args.chunk)
@@ -176,7 +197,13 @@ def main() -> None:
 
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     for name, median in medians.items():
-        print(f"  {name}: median {1e3 * median:.2f} ms/step, {args.batch / median:.0f} examples/s")
+        print(f"  {name}: median {1e3 * median:.2f} ms/step, {args.batch / median:.0f} examples/s, "
+              f"{rate_text(flops[name], median)}")
+    ours = medians["taskdsl"]
+    rate = None if flops["taskdsl"] is None else flops["taskdsl"] / ours / 1e12
+    print(f"step_rate: precision={args.precision} batch={args.batch} "
+          f"examples_per_s={args.batch / ours:.0f} tflops="
+          + ("n/a" if rate is None else f"{rate:.3f}"))
     ratio = medians["taskdsl"] / medians["handwritten"]
     print(f"step_overhead: taskdsl_ms={1e3 * medians['taskdsl']:.3f} "
           f"handwritten_ms={1e3 * medians['handwritten']:.3f} ratio={ratio:.3f}")
