@@ -33,6 +33,7 @@ class JaxBackend:
         f"{__name__}.commands.evaluate",
         f"{__name__}.commands.data",
         f"{__name__}.commands.report",
+        f"{__name__}.commands.predict",
     )
 
     def missing(self) -> str | None:

@@ -124,6 +124,31 @@ TEMPLATES: dict[str, Template] = {
         help="if you trust it, allow it with `--allow-import {top}`, `{env}={top}`, or "
              "`allow_import = [\"{top}\"]` in {config} (docs/security.md); {reason}",
     ),
+    "user-function-not-allowed": Template(
+        "{role} `{path}` would import `{module}`, which taskdsl does not trust: it is not "
+        "part of taskdsl, no installed package declares it, and it was not allowed",
+        expected="a module of taskdsl or an allowed module", found="{module}",
+        help="if you trust it, allow it with `--allow-import {top}`, `{env}={top}`, or "
+             "`allow_import = [\"{top}\"]` in {config} (docs/security.md)",
+    ),
+    "user-function-import": Template(
+        "{role} `{path}`: importing `{module}` failed: {reason}",
+        expected="an importable module (installed, or on PYTHONPATH)", found="{reason}",
+        help="a module of your own is found when it is installed or on PYTHONPATH, never "
+             "from the current folder (docs/security.md)",
+    ),
+    "user-function-missing": Template(
+        "{role} `{path}`: module `{module}` has no function `{name}`",
+        expected="a function `{name}` in `{module}`", found="{found}",
+        help="write the path as `module.path:function`",
+    ),
+    "user-divergence-shape": Template(
+        "divergence `{path}` must give one number per example on `{lhs}` and `{rhs}` "
+        "sides: traced on a batch of {batch}, it gave {found}",
+        expected="a float array of shape ({batch},)", found="{found}",
+        help="reduce over every axis but the first, e.g. `jnp.mean(d.reshape(len(d), -1), "
+             "axis=1)`",
+    ),
     "net-user-outputs": Template(
         "user net `{net}` cannot implement a learner of type {signature}: it must return "
         "a tuple of arrays shaped {wanted}, but returned {found}",
@@ -141,10 +166,27 @@ TEMPLATES: dict[str, Template] = {
         "learner `{name}` ({signature}) has no `impl` line and no default architecture fits "
         "its type", help="add one, e.g. `impl {name} = nets.mlp(width = 64)`",
     ),
+    "fixed-function-signature": Template(
+        "fixed box `{name}` ({signature}) is implemented by the function `{path}`, which "
+        "does not fit it: traced on a batch of {batch} of its inputs, it gave {found}",
+        expected="{expected}", found="{found}",
+        help="a fixed function takes one batch per input wire (`{inputs}`) and returns one "
+             "batch per output wire (`{outputs}`: logits on Class, Binary and Tokens wires), "
+             "a tuple when there are several; fix `{path}` or the declared type",
+    ),
+    "impl-function-learner": Template(
+        "learner `{name}` cannot be implemented by the function `{path}`: a learner is a "
+        "net whose parameters are trained, a function has none",
+        expected="a net, e.g. `nets.mlp(width = 64)`", found="`{path}`",
+        help="declare it `fixed {name} : ...` to use your function as it is, or implement "
+             "the learner by a net (`nets.*`, or a dotted path to a Flax module)",
+    ),
     "fixed-needs-load": Template(
-        "fixed box `{name}` ({signature}) is a trained model the JAX backend loads",
-        help="write `impl {name} = load(\"RUN_DIR\")`, or declare it `learner {name}` to train "
-             "it here",
+        "fixed box `{name}` ({signature}) is a trained model the JAX backend loads, or a "
+        "pure function of yours: nothing trains it, so a net (`nets.*`) cannot implement it",
+        help="write `impl {name} = load(\"RUN_DIR\")` for a trained run's learner, `impl "
+             "{name} = mypkg.fns:function` for a JAX function of yours (docs/language.md), or "
+             "declare it `learner {name}` to train it here",
     ),
     "load-form": Template("{reason}"),  # the lowering's own words (lowering/errors.py)
     "load-missing": Template(
@@ -271,6 +313,14 @@ TEMPLATES: dict[str, Template] = {
     "optimizer-value": Template(
         "option `{option}` of optimizer `{name}`{where} must be a number, got {found}",
         expected="a number", found="{found}",
+    ),
+    # training/memory.py: a run refused before anything is compiled or allocated.
+    "memory-budget": Template(
+        "this run would need about {need} of {kind} memory ({parts}), but {available} "
+        "is available",
+        expected="at most {available}", found="about {need}",
+        help="{fix}; to train anyway, set `{setting} = false` in the train block (or "
+             "`--set {setting}=false`), or give the bytes to allow in `{env}`",
     ),
     "optimizer-schedule": Template(
         "learning rate `{value}` of optimizer `{name}`{where} {problem}",
@@ -423,7 +473,9 @@ ERRORS: dict[str, Template] = {
         exit_code=USAGE),
     "checkpoint-mismatch": Template(
         "the checkpoint at step {step} in {directory} does not fit this program's learners "
-        "(was the .task file or an `impl` changed since?): {reason}"),
+        "or optimizer (were the .task file, an `impl` or the `optimizer`/`schedule` changed "
+        "since, or was it saved by an older taskdsl, whose per-learner and scheduled "
+        "optimizer state was laid out differently?): {reason}"),
     "run-dir-busy": Template(
         "{out} is in use by another training run{holder}; nothing there was changed. Wait "
         "for it to end (or stop it), or choose another folder with `--out`", exit_code=USAGE),
@@ -517,6 +569,29 @@ ERRORS: dict[str, Template] = {
     "strength-range": Template("--strength must be between 0 and 1, not {value}"),
     "count-range": Template("-n must be at least 1, not {value}"),
     "output-kind-unknown": Template("cannot write {path}: the output must end in {kinds}"),
+    # ------------------------------------------------------------------ predict, sample
+    "predict-not-npz": Template(
+        "{path} is not a .npz file: `taskdsl predict` reads one named array per input of "
+        "`{name}` from a .npz (numpy.savez(FILE, {names}))"),
+    "predict-input-missing": Template(
+        "{path} has no array for input {position} of `{name}` ({wire}): name it {names}; "
+        "it holds {found}"),
+    "predict-input-shape": Template(
+        "{path}: array `{key}` is {found} of {dtype}, but input {position} of `{name}` takes "
+        "{wire}: give {expected}"),
+    "predict-input-count": Template(
+        "{path}: the arrays for `{name}` hold different numbers of examples ({counts}); give "
+        "each input the same number"),
+    "no-generator": Template(
+        "run {path} has nothing to sample: a generator is a learner (or refinement) whose every "
+        "input has the type of a `random` or `const` source of the file (a `Gaussian[..]` "
+        "source feeds a `Real` input of its shape through `sample`); its boxes are {boxes}"),
+    "many-generators": Template(
+        "run {path} has several generators: {boxes}; name the one to sample "
+        "(`taskdsl sample {path} NAME`)"),
+    "not-a-generator": Template(
+        "`{name}` in run {path} cannot be sampled: its input {position} ({wire}) is the type "
+        "of no `random` or `const` source; the generators are {boxes}"),
     # ------------------------------------------------------------------ any command
     "output-unwritable": Template("cannot write {path}: {reason}"),
     "data-load": Template("{reason}"),  # a DataError without a problem (data/ words it)
@@ -550,6 +625,9 @@ NOTES: dict[str, str] = {
         "warning: the judge reads `{field}` right on only {accuracy:.0%} of the unedited "
         "inputs, so the figures that rely on it are loose",
     "eval-no-render": "note: the objective's diagram was not drawn ({reason})",
+    "eval-not-held-out":
+        "warning: data source `{source}` = {binding} has no `split` option, so it is evaluated "
+        "on the data it was trained on",
     "compile-frozen":
         "note: learner `{name}` is loaded from {run} and frozen: the module takes its apply "
         "function and trained parameters from the caller and never trains it (see the "

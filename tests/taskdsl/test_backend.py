@@ -201,7 +201,8 @@ def test_the_jax_backend_is_registered_by_entry_point() -> None:
                             "taskdsl.backends.jax.commands.compile",
                             "taskdsl.backends.jax.commands.evaluate",
                             "taskdsl.backends.jax.commands.data",
-                            "taskdsl.backends.jax.commands.report")
+                            "taskdsl.backends.jax.commands.report",
+                            "taskdsl.backends.jax.commands.predict")
 
 
 def test_the_jax_backend_says_when_jax_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""``taskdsl eval``, ``taskdsl manipulate`` and ``taskdsl demo``: judging and using manipulators.
+"""``taskdsl eval``, ``taskdsl manipulate`` and ``taskdsl demo``: measuring any run, judging
+and using manipulators.
 
     taskdsl eval RUN_DIR [--judge RUN_DIR] [--split test] [-n 1000] [--seed 0] [--no-realism]
     taskdsl manipulate RUN_DIR --input FILE --to CLASS [-o OUT] [--strength 1.0] [--seed 0]
@@ -23,9 +24,12 @@ from .guard import guarded
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     judge = subparsers.add_parser(
-        "eval", help="judge a trained manipulator with an independent classifier",
-        description="Judge the manipulator in RUN_DIR on held-out data; writes RUN_DIR/eval.json "
-                    "and pictures. See docs/manipulators.md.")
+        "eval", help="measure a trained run on held-out data (a manipulator: with a judge)",
+        description="Measure the run in RUN_DIR on held-out data: each task's value, the "
+                    "weighted total, accuracy for Class outputs compared by ce, MSE for Real "
+                    "ones, -ELBO for a VAE; a manipulator is also judged by an independent "
+                    "classifier. Writes RUN_DIR/eval.json (and a manipulator's pictures). "
+                    "See docs/using-runs.md and docs/manipulators.md.")
     judge.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `taskdsl train`")
     judge.add_argument("--judge", metavar="RUN_DIR",
                        help="a classifier run to judge with (default: train one into "
@@ -82,11 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     def body() -> int:
         compilation_cache.enable()
-        from ..evaluation.evaluate import evaluate, table
+        from ..evaluation.evaluate import evaluate, print_report
 
         result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet,
                           seed=args.seed, measure_realism=not args.no_realism)
-        print(table(result))
+        print_report(result)
         return 0
 
     return guarded(body)

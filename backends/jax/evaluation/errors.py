@@ -121,6 +121,44 @@ def unknown_output_kind(path: Path, kinds: Iterable[str]) -> EvalError:
     return EvalError.of("output-kind-unknown", path=path, kinds=listed(kinds))
 
 
+# -- predict and sample -------------------------------------------------------------
+
+
+def not_npz(path: Path, name: str, names: Iterable[str]) -> EvalError:
+    return EvalError.of("predict-not-npz", path=path, name=name,
+                        names=", ".join(f"{n}=..." for n in names))
+
+
+def input_missing(path: Path, name: str, position: int, wire: str, names: Iterable[str],
+                  found: Iterable[str]) -> EvalError:
+    return EvalError.of("predict-input-missing", path=path, name=name, position=position,
+                        wire=wire, names=listed(names), found=listed(found))
+
+
+def input_shape(path: Path, key: str, found: tuple[int, ...], dtype: str, name: str,
+                position: int, wire: str, expected: str) -> EvalError:
+    return EvalError.of("predict-input-shape", path=path, key=key, found=found, dtype=dtype,
+                        name=name, position=position, wire=wire, expected=expected)
+
+
+def input_count(path: Path, name: str, counts: Iterable[str]) -> EvalError:
+    return EvalError.of("predict-input-count", path=path, name=name, counts=", ".join(counts))
+
+
+def no_generator(path: Path, boxes: Iterable[str]) -> EvalError:
+    return EvalError.of("no-generator", path=path, boxes=listed(boxes))
+
+
+def many_generators(path: Path, boxes: Iterable[str]) -> EvalError:
+    return EvalError.of("many-generators", path=path, boxes=listed(boxes))
+
+
+def not_a_generator(name: str, path: Path, position: int, wire: str,
+                    boxes: Iterable[str]) -> EvalError:
+    return EvalError.of("not-a-generator", name=name, path=path, position=position, wire=wire,
+                        boxes=listed(boxes))
+
+
 # -- warnings and notes ----------------------------------------------------------
 
 
@@ -134,3 +172,7 @@ def weak_judge(field: str, accuracy: float) -> str:
 
 def no_render(reason: str) -> str:
     return note("eval-no-render", reason=reason)
+
+
+def not_held_out(source: str, binding: str) -> str:
+    return note("eval-not-held-out", source=source, binding=binding)

@@ -50,6 +50,7 @@ as kept.  Without ``--judge RUN_DIR`` one is trained and cached in
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,21 +59,30 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from rich.console import Console
+from rich.table import Table
 from sacrebleu.metrics import BLEU
 
-from taskdsl.ir import Call
+from taskdsl.ir import BoxKind, Call
 from taskdsl.loader import load
 from taskdsl.types import WireType
 
-from ..data import ATTRIBUTES, Dataset, Tokenizer, counterfactual
-from ..lowering.values import Value
+from ..data import ATTRIBUTES, LOADERS, DataError, Dataset, Tokenizer, counterfactual
+from ..lowering.interpret import Context, DrawOf, EquationPlan, Mode, execute
+from ..lowering.lower import Lowered
+from ..lowering.precision import learners_in
+from ..lowering.values import CATEGORICAL_KINDS, Value
+from ..messages import show as show_value
+from ..training import feed as feeding
+from ..training.errors import TrainError
 from ..training.files import write_text
 from ..training.runs import CHUNK, Run, load_run
 from ..training.settings import show
 from ..training.train import CONFIG, train
-from . import errors, pictures, realism
+from . import errors, fluency, pictures, realism
 from .manipulate import Manipulator, find_manipulator
 
 EVAL_FILE = "eval.json"
@@ -490,7 +500,13 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
     """
     if n < 1:
         raise errors.bad_count(n)
-    manipulator = find_manipulator(load_run(run_dir, seed=seed))
+    run = load_run(run_dir, seed=seed)
+    try:
+        manipulator = find_manipulator(run)
+    except errors.EvalError as error:
+        if error.code not in ("no-manipulator", "no-labels"):
+            raise
+        return evaluate_objective(run, split, n, out, seed)
     if judge_dir is None:
         judge = cached_judge(manipulator, judge_steps, progress)
     elif Path(judge_dir).resolve() == manipulator.run.directory.resolve():
@@ -516,6 +532,24 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
     }
     if measure_realism and manipulator.is_image:
         result["realism"] = realism_report(manipulator, judge, split, n, seed, realism_steps)
+    elif not manipulator.is_image:  # sentences: fluency, and realism on the judge's encodings
+        run_seed = manipulator.run.settings.seed
+        pick = lambda labels: targets_for(labels, manipulator.classes, run_seed)  # noqa: E731
+        result["figures"].update(fluency.sentence_figures(manipulator, dataset, pick))
+        if measure_realism:
+            vocabulary = manipulator.state.value_shape[-1]
+            full = manipulator.labelled(split).dataset
+            result["realism"] = fluency.sentence_realism(
+                manipulator, full.fields[manipulator.fields[0]],
+                full.fields[manipulator.fields[1]],
+                lambda ids: judge.features(one_hot(ids, vocabulary)), pick, n=n, seed=seed,
+                steps=realism_steps, names=list(manipulator.class_names))
+    try:  # the held-out value of each task too, as for any run
+        found = objective_report(manipulator.run, split, n)
+    except (errors.EvalError, TrainError, DataError):
+        found = {}
+    result["objective_warnings"] = found.pop("warnings", [])
+    result.update({k: v for k, v in found.items() if k not in result})
     folder = Path(out) if out is not None else manipulator.run.directory
     folder.mkdir(parents=True, exist_ok=True)
     written = [*draw(manipulator, dataset, folder),
@@ -539,3 +573,278 @@ def table(result: Mapping[str, Any]) -> str:
         lines += realism_table(result["realism"])
     return "\n".join([*lines, *result["warnings"]])
 
+
+# -- any objective ----------------------------------------------------------------------
+
+ACCURACY, MSE, NEG_ELBO = "accuracy", "mse", "neg_elbo"
+"""Figures of any run: the share of ``Class``/``Tokens`` sides compared by ``ce`` whose
+most probable classes agree, the mean squared error of ``Real`` sides, and for the VAE
+pattern the sum of its reconstruction and KL tasks (-ELBO up to scale and a constant,
+``stdlib/vae.task``)."""
+
+
+SHOWN_CLASSES = 20
+"""Per-class accuracy is printed for at most this many classes (eval.json has them all)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One compared pair of an equation that a figure fits: what to compute on it, and for
+    accuracy on one class axis the data source output the true classes come from."""
+
+    plan: str
+    task: str
+    figure: str
+    lhs: int
+    rhs: int
+    truth: tuple[str, int] | None = None  # (source, output) of the side that is data
+    truth_is_lhs: bool = False
+    classes: int = 0
+
+
+def _drawn(plan: EquationPlan, wire: int) -> tuple[str, int] | None:
+    """The data source and output a wire of ``plan`` is drawn from, if it is data."""
+    for step in plan.plan.steps:
+        if step.fn is None and step.args and isinstance(step.args[0], DrawOf):
+            outputs = [w for w, _ in step.outputs]
+            if wire in outputs:
+                return step.args[0].source, outputs.index(wire)
+    return None
+
+
+def measured(plans: tuple[EquationPlan, ...]) -> list[Measured]:
+    """Each term of each equation with a figure: ``accuracy`` for categorical sides by
+    ``ce``, ``mse`` for ``Real`` sides of one shape; named ``FIGURE/TASK`` (``/I`` for an
+    equation that compares several wires)."""
+    found = []
+    for plan in plans:
+        for i, term in enumerate(plan.terms):
+            lt, rt = plan.plan.types[term.lhs], plan.plan.types[term.rhs]
+            task = plan.name if len(plan.terms) == 1 else f"{plan.name}/{i}"
+            if term.name == "ce" and lt.kind in CATEGORICAL_KINDS and lt == rt:
+                left = _drawn(plan, term.lhs)
+                truth = left or _drawn(plan, term.rhs)
+                one_axis = len(lt.value_shape) == 1
+                found.append(Measured(plan.name, task, ACCURACY, term.lhs, term.rhs,
+                                      truth if one_axis else None, left is not None,
+                                      lt.value_shape[-1] if one_axis else 0))
+            elif lt.kind == rt.kind == "Real" and lt.value_shape == rt.value_shape:
+                found.append(Measured(plan.name, task, MSE, term.lhs, term.rhs))
+    return found
+
+
+def vae_tasks(plans: tuple[EquationPlan, ...]) -> tuple[str, ...]:
+    """The tasks of the VAE pattern, when the objective has it: a ``kl`` between
+    ``Gaussian`` wires (q(z | x) against the prior) and a task that decodes a ``sample``
+    (the reconstruction); ``()`` otherwise."""
+    kl = [p.name for p in plans
+          if any(t.name == "kl" and p.plan.types[t.lhs].kind == "Gaussian" for t in p.terms)]
+    decoded = [p.name for p in plans if p.name not in kl
+               and any(s.box.kind is BoxKind.BUILTIN and s.box.name == "sample"
+                       for s in p.plan.steps)]
+    return (*decoded, *kl) if kl and decoded else ()
+
+
+def _values(lowered: Lowered, found: list[Measured], params: Any, batch: Any, key: jax.Array,
+            size: int, precision: str = "float32"
+            ) -> tuple[jax.Array, dict[str, jax.Array], list[dict[str, jax.Array]]]:
+    """One held-out batch: ``Lowered.loss`` in inference mode (the total and each task),
+    and each figure's sums, by running the same held-out plans on the same keys, in the
+    run's ``precision`` (its learners compute as they did in training)."""
+    apply_fns = learners_in(lowered.apply_fns, precision)
+    total, tasks = lowered.loss(params, batch, key, size, Mode.EVAL, apply_fns)
+    total, tasks = (jnp.asarray(total, jnp.float32),
+                    {n: jnp.asarray(v, jnp.float32) for n, v in tasks.items()})
+    plans = {p.name: p for p in lowered._eval_plans()}
+    envs: dict[str, dict] = {}
+    parts = []
+    for m in found:
+        plan = plans[m.plan]
+        if plan.name not in envs:  # the keys of `equation_value`, so the draws are the same
+            context = Context(apply_fns, params, jax.random.fold_in(key, plan.index),
+                              size, batch)
+            envs[plan.name] = execute(plan.plan, context)
+        env = envs[plan.name]
+        lhs, rhs = env[plan.plan.value(m.lhs)], env[plan.plan.value(m.rhs)]
+        if m.figure == MSE:
+            lhs, rhs = lhs.astype(jnp.float32), rhs.astype(jnp.float32)
+            parts.append({"sum": jnp.sum(jnp.mean(jnp.square(lhs - rhs),
+                                                  axis=tuple(range(1, lhs.ndim)))),
+                          "count": jnp.asarray(lhs.shape[0], jnp.float32)})
+            continue
+        left, right = lhs.argmax(-1), rhs.argmax(-1)
+        hits = (left == right).astype(jnp.float32)
+        part = {"sum": jnp.sum(jnp.mean(hits.reshape(hits.shape[0], -1), axis=1)),
+                "count": jnp.asarray(hits.shape[0], jnp.float32)}
+        if m.classes:
+            truth = left if m.truth_is_lhs else right
+            onehot = jax.nn.one_hot(truth, m.classes)
+            part["per_class_hits"] = jnp.sum(onehot * hits[:, None], axis=0)
+            part["per_class_count"] = jnp.sum(onehot, axis=0)
+        parts.append(part)
+    return total, tasks, parts
+
+
+def held_out_sources(run: Run, split: str, n: int, warnings: list[str]
+                     ) -> dict[str, feeding.BoundSource]:
+    """Each data source the objective draws, bound as in training but to ``split`` (and at
+    most ``n`` examples); a data set without a ``split`` option is used whole, with a
+    warning in ``warnings``."""
+    requests = run.lowered.data_requests()
+    bindings: dict[str, Any] = {}
+    for request in requests:
+        call = feeding.binding_of(request.source, run.settings.data)
+        if request.source in bindings or not isinstance(call, Call):
+            continue  # binding reports a missing or malformed binding
+        accepted = _loader_options(call.name.removeprefix("datasets."))
+        options = dict(call.kwargs)
+        if "split" in accepted:
+            options["split"] = split
+        else:
+            warnings.append(errors.not_held_out(request.source, show_value(call)))
+        if "n" in accepted:
+            options["n"] = n
+        bindings[request.source] = Call(call.name, call.args, options, call.span)
+    bound = feeding.bind(requests, bindings, run.config.get("objective", ""))
+    return {name: _subset(s, n, run.settings.seed) for name, s in bound.items()}
+
+
+def _subset(source: feeding.BoundSource, n: int, seed: int) -> feeding.BoundSource:
+    """At most ``n`` of ``source``'s examples, a seeded random choice (in their order): the
+    first ``n`` of a data set stored class by class would leave classes out."""
+    if len(source) <= n:
+        return source
+    rows = np.sort(np.random.default_rng(seed).permutation(len(source))[:n])
+    return feeding.BoundSource(source.name, source.binding, tuple(a[rows] for a in source.arrays))
+
+
+def objective_report(run: Run, split: str = "test", n: int = 1000) -> dict[str, Any]:
+    """Each task's held-out value (as ``eval_every`` measures it), the weighted total, and
+    each figure of :func:`measured`, on ``n`` examples of ``split`` (a seeded random choice
+    when it has more) in whole batches of the run's batch size: each example at most once,
+    the last partial batch left out (fewer examples than a batch: one smaller batch)."""
+    warnings: list[str] = []
+    lowered = run.lowered
+    sources = held_out_sources(run, split, n, warnings)
+    smallest = min((len(s) for s in sources.values()), default=run.settings.batch)
+    size = max(1, min(run.settings.batch, smallest))
+    count = max(1, smallest // size)
+    feed = feeding.Feed(lowered.data_requests(), sources, size, run.settings.seed)
+    found = measured(lowered._eval_plans())
+    precision, matmul = run.settings.precision, run.settings.matmul_precision
+
+    def values(params: Any, batch: Any, key: jax.Array) -> Any:
+        if matmul == "default":
+            return _values(lowered, found, params, batch, key, size, precision)
+        with jax.default_matmul_precision(matmul):
+            return _values(lowered, found, params, batch, key, size, precision)
+
+    step = jax.jit(values)
+    key = jax.random.key(run.seed)
+    totals, tasks, parts = [], [], []
+    for i in range(count):
+        total, values, figures_ = jax.device_get(step(run.params, feed.batch(i),
+                                                      jax.random.fold_in(key, i)))
+        totals.append(float(total))
+        tasks.append({k: float(v) for k, v in values.items()})
+        parts.append(figures_)
+    values = {name: float(np.mean([t[name] for t in tasks])) for name in lowered.task_names}
+    weights = {p.name: float(p.weight) for p in lowered._eval_plans()}
+    metrics: dict[str, float] = {}
+    by_class: dict[str, dict[str, float]] = {}
+    for j, m in enumerate(found):
+        summed = {k: np.sum([p[j][k] for p in parts], axis=0) for k in parts[0][j]}
+        metrics[f"{m.figure}/{m.task}"] = float(summed["sum"] / summed["count"])
+        if "per_class_hits" in summed and m.truth is not None:
+            names = run.class_names(*m.truth) or tuple(map(str, range(m.classes)))
+            by_class[f"{m.figure}/{m.task}"] = {
+                name: float(h / c) for name, h, c in zip(
+                    names, summed["per_class_hits"], summed["per_class_count"], strict=True)
+                if c > 0}
+    result: dict[str, Any] = {
+        "objective": run.config.get("objective"),
+        "examples": count * size,
+        "batch": size,
+        "total": float(np.mean(totals)),
+        "tasks": values,
+        "weights": weights,
+        "metrics": metrics,
+        "by_class": by_class,
+    }
+    elbo = vae_tasks(lowered._eval_plans())
+    if elbo:
+        result[NEG_ELBO] = float(sum(values[t] for t in elbo))
+        result["elbo_tasks"] = list(elbo)
+    result["class_names"] = {f"{s}/{o}": list(names) for s, o, names in _named(run)}
+    result["warnings"] = warnings
+    return result
+
+
+def _named(run: Run) -> list[tuple[str, int, tuple[str, ...]]]:
+    """Each data source output whose classes have names, with them: what eval.json records."""
+    found = []
+    for source in run.data_sources():
+        for output, wire in enumerate(run.signature(source).outputs):
+            if wire.kind == "Class":
+                names = run.class_names(source, output)
+                if names is not None:
+                    found.append((source, output, names))
+    return found
+
+
+def _loader_options(name: str) -> tuple[str, ...]:
+    loader = LOADERS.get(name)
+    return tuple(inspect.signature(loader).parameters) if loader else ()
+
+
+def evaluate_objective(run: Run | str | Path, split: str = "test", n: int = 1000,
+                       out: str | Path | None = None, seed: int = 0) -> dict[str, Any]:
+    """Any run's held-out report (:func:`objective_report`), written to ``eval.json`` in
+    ``out`` (default: the run folder); returns what eval.json holds."""
+    if n < 1:
+        raise errors.bad_count(n)
+    if not isinstance(run, Run):
+        run = load_run(run, seed=seed)
+    result = {"run": str(run.directory), "split": split, "seed": seed, "n": n,
+              **objective_report(run, split, n)}
+    folder = Path(out) if out is not None else run.directory
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / EVAL_FILE, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def objective_table(result: Mapping[str, Any]) -> Table:
+    """The report as a Rich table: each task's held-out value and weight, the total, the
+    figures (with per-class accuracy by class name), and -ELBO for a VAE."""
+    table_ = Table()
+    table_.add_column("held-out")
+    table_.add_column("value", justify="right")
+    table_.add_column("weight", justify="right")
+    for name, value in result["tasks"].items():
+        table_.add_row(name, f"{value:.4f}", f"{result['weights'].get(name, 1.0):g}")
+    table_.add_row("total (weighted)", f"{result['total']:.4f}", "", end_section=True)
+    if NEG_ELBO in result:
+        table_.add_row(f"-ELBO ({' + '.join(result['elbo_tasks'])})",
+                       f"{result[NEG_ELBO]:.4f}", "", end_section=True)
+    for name, value in result["metrics"].items():
+        table_.add_row(name, f"{value:.4f}", "")
+        shares = result["by_class"].get(name, {})
+        for cls, share in shares.items() if len(shares) <= SHOWN_CLASSES else ():
+            table_.add_row(f"  {cls}", f"{share:.4f}", "")
+    return table_
+
+
+def print_report(result: Mapping[str, Any]) -> None:
+    """What ``taskdsl eval`` prints: the manipulator's figures (if it is one), then the
+    objective's table, then the warnings."""
+    console = Console(highlight=False)
+    if "figures" in result:
+        console.print(table(result), markup=False, soft_wrap=True)
+    if "tasks" in result:
+        console.print(f"objective `{result.get('objective')}` on {result['examples']} "
+                      f"{result['split']} examples of {result['run']}", markup=False,
+                      soft_wrap=True)
+        console.print(objective_table(result))
+    later = "objective_warnings" if "figures" in result else "warnings"
+    for warning in result.get(later, []):
+        console.print(warning, markup=False, soft_wrap=True)

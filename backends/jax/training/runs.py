@@ -36,7 +36,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ import optax
 
 from taskdsl.ir import BoxKind, Call, Program
 from taskdsl.loader import check_text
-from taskdsl.types import Signature
+from taskdsl.queries import user_function_paths
+from taskdsl.types import Signature, WireType
 
 from .. import data, trust
 from ..evaluation import errors
@@ -75,6 +76,10 @@ from .settings import Settings, from_json, resolve, reweighted
 
 CONFIG = "config.json"
 """A run folder's record of what was trained: the .task text, settings, seed, versions."""
+
+CLASS_NAMES = "class_names"
+"""config.json's record of each data source's class names: ``{source: [names or null, one
+entry per output]}`` (:func:`recorded_class_names`)."""
 
 CHUNK = 250
 """Examples per call when applying a box to many inputs: bounded memory, one compiled shape."""
@@ -184,6 +189,69 @@ class Run:
         """The data sources the objective draws from, in order of first draw."""
         return tuple(dict.fromkeys(r.source for r in self.lowered.data_requests()))
 
+    def class_names(self, source: str, output: int) -> tuple[str, ...] | None:
+        """The class names of ``source``'s ``output``-th output: as config.json's
+        ``class_names`` recorded them at training, else as its data set names them
+        (:func:`class_names_of`); ``None`` where nothing names them."""
+        recorded = self.config.get(CLASS_NAMES, {})
+        names = recorded.get(source) if isinstance(recorded, dict) else None
+        if isinstance(names, list) and output < len(names) and isinstance(names[output], list):
+            return tuple(map(str, names[output]))
+        try:
+            labelled = self.labelled(source, "test", 1)
+        except (data.DataError, TrainError):
+            try:
+                labelled = self.labelled(source, "train", 1)
+            except (data.DataError, TrainError):
+                return None
+        return class_names_of(labelled.dataset, labelled.fields[output])
+
+    def class_names_for(self, wire: WireType) -> tuple[str, ...] | None:
+        """The class names of a ``Class`` wire: those of the first data source output of
+        exactly that type that has names (a learner's output is named as the data it is
+        trained against); ``None`` where none has."""
+        if wire.kind != "Class":
+            return None
+        for source in self.data_sources():
+            for output, found in enumerate(self.signature(source).outputs):
+                if found == wire:
+                    names = self.class_names(source, output)
+                    if names is not None:
+                        return names
+        return None
+
+
+def class_names_of(dataset: data.Dataset, field: str) -> tuple[str, ...] | None:
+    """What ``dataset`` calls the classes of ``field``: a folder of images' sub-folders, a
+    CSV file's label values, the sprites' attributes, or ``None`` (numbers name them).
+
+    ``extras["class_names"]`` is a list when the data set has one categorical field
+    (``datasets.images``), or a dict by field (``datasets.csv``)."""
+    classes = dataset.classes.get(field)
+    if classes is None:
+        return None
+    found = dataset.extras.get("class_names")
+    if isinstance(found, dict):
+        found = found.get(field)
+    elif found is not None and len(dataset.classes) != 1:
+        found = None
+    if found is None and dataset.name == "sprites":
+        found = data.ATTRIBUTES.get(field)
+    if found is None or len(found) != classes:
+        return None
+    return tuple(map(str, found))
+
+
+def recorded_class_names(datasets: Mapping[str, tuple[data.Dataset, Sequence[str]]]
+                         ) -> dict[str, list[list[str] | None]]:
+    """config.json's ``class_names``: for each source (its data set and the field behind
+    each output), each output's class names, or ``None``."""
+    recorded: dict[str, list[list[str] | None]] = {}
+    for source, (dataset, fields) in datasets.items():
+        names = [class_names_of(dataset, f) for f in fields]
+        recorded[source] = [list(n) if n is not None else None for n in names]
+    return recorded
+
 
 def _options(dataset: str) -> tuple[str, ...]:
     """The options a data set's loader takes; an unknown data set is left to ``data.load``."""
@@ -247,7 +315,8 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
     settings = (from_json(checked.program, objective, recorded) if isinstance(recorded, dict)
                 else resolve(checked.program, objective, overrides))
     recorded_imports = config.get("imports")
-    named = trust.imports({**checked.program.impls, **settings.impls}, NETS)
+    named = trust.imports({**checked.program.impls, **settings.impls}, NETS,
+                          user_function_paths(checked.program, settings.impls))
     for refusal in trust.refusals([*named, *(recorded_imports
                                             if isinstance(recorded_imports, list) else [])]):
         raise EvalError(refusal)  # before anything is imported: as `taskdsl check` says it
