@@ -14,17 +14,20 @@ prints one table, then one line per model for scripts::
 ``--seeds N`` trains every model with seeds 0 .. N-1 and prints a second table:
 mean ± standard deviation over seeds of attribute success, ``getput_mse`` and
 the realism figures (two-sample accuracy, Fréchet distance; docs/manipulators.md,
-"Realism"), with the number of runs that failed (a figure not finite: the run
-diverged) and whether the method trains a discriminator.  ``--quick`` is a
-smoke run: 20 steps, batch 16, n = 200, a 100-step judge, 100-step two-sample
-classifiers.
+"Realism"; for sentences, on the judge's encodings), with the number of runs
+that failed (a figure not finite: the run diverged) and whether the method
+trains a discriminator.  ``--quick`` is a smoke run: 20 steps, batch 16,
+n = 200, a 100-step judge, 100-step two-sample classifiers.
 
 Domains: ``sprites`` (examples/sprites_demo.task, the demo's colour
 manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 (examples/mnist_manipulator.task against examples/mnist_cvae.task) and
 ``sentences`` (examples/sentiment_manipulator.task against
-examples/sentiment_cvae.task); on MNIST also the conditional GAN editor of
-examples/mnist_cgan.task, the adversarial baseline.  The last two read their data where every run
+examples/sentiment_cvae.task; the first table adds ``perplexity_ratio``, the
+perplexity of edits over that of their inputs under a bigram model of the
+training sentences); on MNIST and sprites also the conditional GAN
+editor of examples/mnist_cgan.task / examples/sprites_cgan.task, the
+adversarial baseline.  The last two read their data where every run
 does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
 Without ``--steps``/``--batch`` each file trains with its own ``train`` block.
 A run folder already in ``--out`` is resumed, so an interrupted benchmark
@@ -50,15 +53,16 @@ from taskdsl.loader import load
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DOMAINS: dict[str, dict[str, Path]] = {
-    "sprites": {"manipulator": TASK, "cvae": ROOT / "benchmarks" / "sprites_cvae.task"},
+    "sprites": {"manipulator": TASK, "cvae": ROOT / "benchmarks" / "sprites_cvae.task",
+                "cgan": EXAMPLES / "sprites_cgan.task"},
     "mnist": {"manipulator": EXAMPLES / "mnist_manipulator.task",
               "cvae": EXAMPLES / "mnist_cvae.task", "cgan": EXAMPLES / "mnist_cgan.task"},
     "sentences": {"manipulator": EXAMPLES / "sentiment_manipulator.task",
                   "cvae": EXAMPLES / "sentiment_cvae.task"},
 }
 SHOWN = ("attribute_success", "training_classifier_success", "getput_mse", "undo_mse",
-         "counterfactual_mse", "kept_attributes", "bleu", "two_sample_accuracy",
-         "frechet_distance", "train_seconds")
+         "counterfactual_mse", "kept_attributes", "bleu", "perplexity_ratio",
+         "two_sample_accuracy", "frechet_distance", "train_seconds")
 SECONDS = "benchmark_seconds.json"  # train seconds of a run folder, summed over resumes
 ADVERSARIAL = frozenset({"cgan"})
 """Methods that train a discriminator: the paper's point is that manipulators need none."""
@@ -142,7 +146,7 @@ def _cell(figure: str, value: float) -> str:
         return f"{value:.0f}"
     if figure == "bleu":
         return f"{value:.1f}"
-    if figure == "frechet_distance":
+    if figure in ("frechet_distance", "perplexity_ratio"):
         return f"{value:.2f}"
     shares = ("kept_attributes", "two_sample_accuracy")
     return f"{value:.3f}" if figure.endswith("success") or figure in shares else f"{value:.4f}"
