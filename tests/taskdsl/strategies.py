@@ -163,7 +163,8 @@ def _builtins_giving(t: WireType) -> list[Box]:
     if t.kind == "Real":
         found = [box([name], [t, t]) for name in ("add", "sub", "mul")]
         found += [box(["neg"], [t]), box(["scale", "[", "0.5", "]"], [t]),
-                  box(["sample"], [WireType("Gaussian", t.shape)])]
+                  box(["sample"], [WireType("Gaussian", t.shape)]),
+                  box(["mix"], [t, t, BASE_TYPES[8]])]
     if t.kind in ("Real", "Tokens"):
         found.append(box(["drop", "[", "0.25", "]"], [t]))
     if t == BASE_TYPES[2]:
