@@ -270,7 +270,9 @@ def test_a_link_planted_as_the_lock_file_is_refused(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- five kills
 
 KILLS = 5
-LONG = ("steps=1500", "checkpoint_every=50", "log_every=25")
+# One step a call, so the run is slow enough for five kills to land before its end (with
+# `auto` a tiny model takes many steps a call and finishes first).
+LONG = ("steps=1500", "checkpoint_every=50", "log_every=25", "steps_per_call=1")
 SET_LONG = [word for setting in LONG for word in ("--set", setting)]
 
 
