@@ -98,12 +98,16 @@ def numpy_infonce(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return -np.diag(log_softmax)
 
 
+# Away from 0 with no filter (old Hypothesis versions give up on a filtered array's elements).
+AWAY_FROM_ZERO = st.tuples(st.floats(0.125, 3.0, width=32), st.booleans()).map(
+    lambda pair: pair[0] if pair[1] else -pair[0])
+
 JIT_INFONCE = jax.jit(lambda a, b, t: infonce(a, b, temperature=t))
 
 
 @settings(max_examples=15, deadline=None)
-@given(arrays(np.float32, (4, 3), elements=FLOATS.filter(lambda v: abs(v) > 0.1)),
-       arrays(np.float32, (4, 3), elements=FLOATS.filter(lambda v: abs(v) > 0.1)),
+@given(arrays(np.float32, (4, 3), elements=AWAY_FROM_ZERO),
+       arrays(np.float32, (4, 3), elements=AWAY_FROM_ZERO),
        st.sampled_from([0.1, 0.5, 1.0]))
 def test_infonce_is_the_cross_entropy_of_each_rows_cosines_with_its_partner_on_the_diagonal(
         a: np.ndarray, b: np.ndarray, t: float) -> None:
