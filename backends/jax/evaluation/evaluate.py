@@ -73,7 +73,7 @@ from taskdsl.types import WireType
 from ..data import ATTRIBUTES, LOADERS, DataError, Dataset, Tokenizer, counterfactual
 from ..lowering.interpret import Context, DrawOf, EquationPlan, Mode, execute
 from ..lowering.lower import Lowered
-from ..lowering.precision import learners_in
+from ..lowering.precision import learners_in, under_matmul_precision
 from ..lowering.values import CATEGORICAL_KINDS, Value
 from ..messages import show as show_value
 from ..training import feed as feeding
@@ -731,15 +731,10 @@ def objective_report(run: Run, split: str = "test", n: int = 1000) -> dict[str, 
     count = max(1, smallest // size)
     feed = feeding.Feed(lowered.data_requests(), sources, size, run.settings.seed)
     found = measured(lowered._eval_plans())
-    precision, matmul = run.settings.precision, run.settings.matmul_precision
-
-    def values(params: Any, batch: Any, key: jax.Array) -> Any:
-        if matmul == "default":
-            return _values(lowered, found, params, batch, key, size, precision)
-        with jax.default_matmul_precision(matmul):
-            return _values(lowered, found, params, batch, key, size, precision)
-
-    step = jax.jit(values)
+    precision = run.settings.precision
+    step = jax.jit(under_matmul_precision(
+        lambda params, batch, key: _values(lowered, found, params, batch, key, size, precision),
+        run.settings.matmul_precision))
     key = jax.random.key(run.seed)
     totals, tasks, parts = [], [], []
     for i in range(count):

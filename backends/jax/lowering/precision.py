@@ -57,6 +57,20 @@ def learners_in(apply: Mapping[str, Callable[..., Any]], precision: str
     return {name: cast(fn) for name, fn in apply.items()}
 
 
+def under_matmul_precision(fn: Callable[..., Any], matmul_precision: str = "default"
+                           ) -> Callable[..., Any]:
+    """``fn`` traced under ``jax.default_matmul_precision(matmul_precision)``; ``fn``
+    itself for ``default``."""
+    if matmul_precision == "default":
+        return fn
+
+    def under(*args: Any) -> Any:
+        with jax.default_matmul_precision(matmul_precision):
+            return fn(*args)
+
+    return under
+
+
 def with_precision(loss: Callable[..., Any], precision: str = "float32",
                    matmul_precision: str = "default") -> Callable[..., Any]:
     """``loss(params, batch, key) -> (total, tasks)`` computed in ``precision`` under
@@ -70,12 +84,10 @@ def with_precision(loss: Callable[..., Any], precision: str = "float32",
             params, batch = cast_floats(params, dtype), cast_floats(batch, dtype)
         return loss(params, batch, key)
 
+    computed = under_matmul_precision(computed, matmul_precision)
+
     def mixed(params: Any, batch: Any, key: Any) -> Any:
-        if matmul_precision == "default":
-            total, tasks = computed(params, batch, key)
-        else:
-            with jax.default_matmul_precision(matmul_precision):
-                total, tasks = computed(params, batch, key)
+        total, tasks = computed(params, batch, key)
         return (jnp.asarray(total, jnp.float32),
                 {name: jnp.asarray(value, jnp.float32) for name, value in tasks.items()})
 
