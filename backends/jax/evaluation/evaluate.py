@@ -25,12 +25,12 @@ The figures, on held-out examples ``x`` with true attribute ``y``, and targets
     (``reference`` gives the attribute success of not editing at all: the
     share of inputs the judge already reads as the asked-for class).
 
-``realism`` (images; ``--no-realism`` skips it)
+``realism`` (``--no-realism`` skips it)
     whether edits look like real data of the asked-for class: a two-sample
     classifier's held-out accuracy and the Fréchet distance in the judge's
-    penultimate features, per class and pooled, on edit inputs and real references
-    from disjoint halves of one seeded permutation of the split, and on sprites the
-    total-variation distance of the other attributes: see :mod:`.realism`.
+    penultimate features (for sentences, its sentence encodings), per class and pooled,
+    on edit inputs and real references from disjoint halves of one seeded permutation
+    of the split, and on sprites the total-variation distance of the other attributes: see :mod:`.realism`.
 
 ``get(x)`` is fed to ``put`` as the distribution ``get`` outputs, as in training.
 An edited sentence is the most probable word at each position: the judge, the
@@ -403,10 +403,11 @@ def realism_table(report: Mapping[str, Any]) -> list[str]:
              f"    {'':<22}{'edits':>10}{'reference':>11}"]
     for key in ("two_sample_accuracy", "frechet_distance"):
         lines.append(f"    {key:<22}{_figure(report[key]):>10}{_figure(reference[key]):>11}")
-    width = max(len(str(name)) for name in report["by_class"])
-    lines.append(f"    {'by class':<{width + 7}}{'two-sample':>10}{'Fréchet':>9}{'edits':>7}")
+    heading = "by class"  # the names column is at least the heading and a space wide
+    column = max(len(heading) + 1, *(len(str(name)) + 3 for name in report["by_class"]))
+    lines.append(f"    {heading:<{column}}{'two-sample':>10}{'Fréchet':>9}{'edits':>7}")
     for name, row in report["by_class"].items():
-        lines.append(f"      {name:<{width + 5}}{_figure(row['two_sample_accuracy']):>10}"
+        lines.append(f"      {name:<{column - 2}}{_figure(row['two_sample_accuracy']):>10}"
                      f"{_figure(row['frechet_distance'], 2):>9}{row['edits']:>7}")
     shift = report.get("other_attributes_tv", {})
     if shift:
@@ -496,7 +497,8 @@ def evaluate(run_dir: str | Path, judge_dir: str | Path | None = None, split: st
     ``seed`` seeds the manipulator's random boxes (a sampling editor's noise; ``drop`` is
     off at inference), so an evaluation is reproducible from it; eval.json records it.
     It also seeds the permutation that splits ``split`` into edit inputs and real
-    references for the realism figures (images only; ``measure_realism=False`` skips them).
+    references for the realism figures (``measure_realism=False`` skips them; sentences
+    also get a fluency figure, :mod:`.fluency`).
     """
     if n < 1:
         raise errors.bad_count(n)

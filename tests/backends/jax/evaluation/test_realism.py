@@ -133,6 +133,24 @@ def test_the_table_shows_each_class_and_the_reference(reports):
     assert all(f"\n      {k} " in text for k in range(CLASSES))
 
 
+@given(st.lists(st.text(alphabet="abcxyz019", min_size=1, max_size=14), min_size=1,
+                max_size=5, unique=True))
+def test_the_by_class_columns_line_up_whatever_the_names(names):
+    """The class names never run into the figures, and every figure ends under its
+    heading (one-letter names once ran the heading into `two-sample`)."""
+    row = {"two_sample_accuracy": 0.5, "frechet_distance": 1.0, "edits": 7}
+    report = {"edit_inputs": 7, "references": 7, "two_sample_accuracy": 0.5,
+              "frechet_distance": 1.0, "by_class": {name: row for name in names},
+              "reference": {"two_sample_accuracy": 0.5, "frechet_distance": 1.0}}
+    lines = realism_table(report)
+    heading = next(line for line in lines if line.strip().startswith("by class"))
+    assert "by class " in heading
+    end = heading.index("two-sample") + len("two-sample")
+    for name, line in zip(names, lines[lines.index(heading) + 1:], strict=True):
+        assert line.strip().startswith(name + " ")
+        assert line[:end].endswith("0.500")
+
+
 # -- the split ---------------------------------------------------------------------------
 
 
