@@ -25,23 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MANIPULATOR = ROOT / "examples" / "mnist_manipulator.task"
-
-SMALL = """
-data digits : -> Real[8, 8, 1], Class[10]
-learner clf : Real[8, 8, 1] -> Class[10]
-
-task classify:
-    x, y <- digits
-    clf(x) = y                  trains clf
-
-impl clf = nets.mlp(width = 64, depth = 2)
-
-train classify:
-    data digits = datasets.digits()
-    batch 32
-"""
+from _common import MANIPULATOR, small_task
 
 
 def train(path: Path, out: Path, steps: int, cache: str, resume: bool = False) -> float:
@@ -65,10 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        path = MANIPULATOR
-        if args.small:
-            path = tmp / "digits.task"
-            path.write_text(SMALL, encoding="utf-8")
+        path = small_task(tmp) if args.small else MANIPULATOR
         base = tmp / "run"
         train(path, base, 2, "off")
         cold, warm = [], []

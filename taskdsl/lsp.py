@@ -76,7 +76,7 @@ SETTINGS = {
     "optimizer": "adam(lr, b1, b2, eps), adamw(..., weight_decay) or sgd(lr, momentum, nesterov)",
     "seed": "the seed of initialisation, data order and random boxes (default 0)",
     "log_every": "steps between metric lines (default 50)",
-    "checkpoint_every": "steps between checkpoints (default 200)",
+    "checkpoint_every": "steps between checkpoints (default auto: every 200 steps, at most one every 30 s)",
     "keep": "checkpoints kept on disk (default 3)",
     "schedule": "`simultaneous` or `alternate(LEARNER: STEPS, ...)`",
     "data": "a data binding: data SOURCE = datasets.NAME(options)",

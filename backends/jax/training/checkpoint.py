@@ -23,6 +23,13 @@ saying so.  A step without ``checksums.json`` (written by an earlier taskdsl,
 or a run killed in the moment between Orbax's rename and the checksums) is
 restored as Orbax finds it: the checksums guard against damage, not against
 someone who can rewrite the folder (docs/security.md).
+
+When: :func:`due` decides, for the loop, which steps save.  ``checkpoint_every =
+auto`` (the default) saves at multiples of :data:`AUTO_EVERY` steps, but not
+within :data:`AUTO_SECONDS` of wall time of the previous save; a whole number
+saves every that many steps, exactly.  The loop also saves the last step and a
+stopped run's, never one after a non-finite loss.  Which steps save changes no
+parameter (each step depends on (seed, step) alone), only how much a kill loses.
 """
 
 from __future__ import annotations
@@ -47,6 +54,33 @@ CHECKSUMS = "checksums.json"
 """Each step's record of its files' SHA-256, inside the step's folder."""
 
 ALGORITHM = "sha256"
+
+AUTO_EVERY = 200
+"""``checkpoint_every = auto``: the steps that may save are this one's multiples (the
+fixed cadence before ``auto``)."""
+
+AUTO_SECONDS = 30.0
+"""``checkpoint_every = auto``: the least wall time between two saves.  A save costs
+milliseconds on the host and tens of milliseconds in Orbax's thread (the next waits
+for it): a small model's 200 steps take milliseconds, so saving at each would
+protect a few milliseconds of work at many times their cost, while a run whose 200
+steps take longer than this saves at each, as before.  Half a minute is what a kill
+can cost at most, next to a run's start-up (checks, compilation) of seconds."""
+
+
+def due(step: int, every: int | str, last_saved: float, now: float) -> bool:
+    """Whether the loop saves after ``step`` by the cadence ``every`` (``checkpoint_every``:
+    a whole number, or ``"auto"``), the previous save (or the run's start) at the
+    monotonic time ``last_saved`` and the clock at ``now`` (passed in, so it is a pure
+    function).  The last step and a stopped run's step are the loop's to add."""
+    if isinstance(every, int):
+        return step % every == 0
+    return step % AUTO_EVERY == 0 and now - last_saved >= AUTO_SECONDS
+
+
+def period(every: int | str) -> int:
+    """The steps between two steps that may save: where a call must end."""
+    return every if isinstance(every, int) else AUTO_EVERY
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ class Settings:
     optimizer: Call | Name = DEFAULT_OPTIMIZER
     seed: int = 0
     log_every: int = 50
-    checkpoint_every: int = 200
+    # `"auto"`: at multiples of 200 steps, at most one a half-minute of wall time
+    # (checkpoint.py, `due`); a whole number: every that many steps, exactly.
+    checkpoint_every: int | str = "auto"
     keep: int = 3  # how many of the latest checkpoints stay on disk
     schedule: Schedule = SIMULTANEOUS  # which learners each step updates (schedule.py)
     # Watching a run (watch.py): TensorBoard event files, held-out evaluation every
@@ -137,7 +139,8 @@ def _mode(value: Any) -> bool:
 AUTO = "auto"
 
 
-def _steps_per_call(value: Any) -> bool:
+def _positive_or_auto(value: Any) -> bool:
+    """``steps_per_call`` and ``checkpoint_every``: a whole number, or ``auto``."""
     return _positive(value) or _spelled(value) == AUTO
 
 
@@ -165,7 +168,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "optimizer": (_call_or_name, "an optimizer such as `adam(lr = 1e-3)`"),
     "seed": (_natural, "a whole number >= 0"),
     "log_every": (_positive, "a whole number >= 1"),
-    "checkpoint_every": (_positive, "a whole number >= 1"),
+    "checkpoint_every": (_positive_or_auto, "`auto` or a whole number >= 1"),
     "keep": (_positive, "a whole number >= 1"),
     "schedule": (_call_or_name, "`simultaneous` or `alternate(LEARNER: STEPS, ...)`"),
     "tensorboard": (_boolean, "`true` or `false`"),
@@ -178,7 +181,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "memory_check": (_boolean, "`true` or `false`"),
     "precision": (_precision, "`float32` or `bfloat16`"),
     "matmul_precision": (_matmul_precision, "`default`, `high` or `highest`"),
-    "steps_per_call": (_steps_per_call, "`auto` or a whole number >= 1"),
+    "steps_per_call": (_positive_or_auto, "`auto` or a whole number >= 1"),
 }
 SCALAR_KEYS = tuple(CHECKS)
 WEIGHT, OPTIMIZER = "weight", "optimizer"  # `--set weight.TASK=W`, `--set optimizer.LEARNER=OPT`
@@ -299,11 +302,10 @@ def collect(program: Program, objective: str, overrides: Sequence[str] = ()) -> 
                                               target, frozen)
     if "keep_best_mode" in checked:
         checked["keep_best_mode"] = _spelled(checked["keep_best_mode"])
-    for key in ("precision", "matmul_precision"):  # a word, bare or quoted
+    # A word, bare or quoted (`auto` among them).
+    for key in ("precision", "matmul_precision", "steps_per_call", "checkpoint_every"):
         if key in checked:
             checked[key] = _spelled(checked[key])
-    if "steps_per_call" in checked:
-        checked["steps_per_call"] = _spelled(checked["steps_per_call"])
     wheres = {k: origins[k].where for k in checked if k in origins}
     for key, bad in watch_problems(target, checked, wheres).items():
         found.append(_located(bad, None, origins[key]))

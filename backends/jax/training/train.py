@@ -26,9 +26,11 @@ dispatches one jitted call for one or several steps (``steps_per_call``,
 the metrics stay on the device and are read back together (and checked for
 NaN/Inf, every step's) after the call that follows a logging step's has been dispatched,
 and before every checkpoint, so no checkpoint is written after a non-finite
-loss, and the last good one is kept.  The progress bar redraws at most ten
-times a second.  Evaluations on held-out data (``eval_every``) wait for their
-result, since ``keep_best`` and ``patience`` act on it; see ``watch.py``.
+loss, and the last good one is kept.  The progress bar redraws at most ten times a
+second.  Checkpoints follow ``checkpoint_every`` (``checkpoint.due``: by default at
+multiples of 200 steps at most once every 30 s, and the last step).  Evaluations
+on held-out data (``eval_every``) wait for their result, since ``keep_best`` and
+``patience`` act on it; see ``watch.py``.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from ..evaluation import pictures
 from ..lowering.lower import Lowered, LowerError, make_train_step
 from ..messages import note, phrase
 from ..nets import NETS, NetError
-from . import errors, lock, memory, scan, sharding, stopping, watch
+from . import checkpoint, errors, lock, memory, scan, sharding, stopping, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
 from .files import append_text, write_text
@@ -377,14 +379,12 @@ class _Calls:
     (``scan.many_steps``), or with several devices one step a call (``scan.one_step``).
 
     ``steps_per_call = auto`` compiles calls of up to ``bound`` steps (the logging,
-    checkpoint and evaluation cadence), times ``PROBE`` calls of one step once the
-    first (which compiles) is done, and then takes calls of about
-    ``scan.TARGET_SECONDS`` (one step a call for a step slower than that).  A whole
+    checkpoint and evaluation cadence) and, once the first call (which compiles) is
+    done, times calls of 1, 2, 4, ... steps (:func:`_probed`), then takes calls of
+    about ``scan.TARGET_SECONDS`` (one step a call for a step slower than that).  A whole
     number is taken as it is (at most ``bound``).  Several steps a call need one
     device: a run sharded over several takes one a call; ``auto`` also needs the data
     on the device (a whole number stacks the host's batches)."""
-
-    PROBE = 8
 
     def __init__(self, step_fn: Any, names: Sequence[str], feed: feeding.Feed,
                  resident: dict[str, tuple[jax.Array, ...]] | None,
@@ -399,6 +399,7 @@ class _Calls:
         self.probing = (setting == AUTO and layout is None and resident is not None
                         and bound > 1)
         self._timed_from: float | None = None
+        self._fastest = math.inf  # the least seconds a step took in a timed call
         self.host: Any = None  # the unjitted step, once a CPU convolution step needs it
         self._decided = False
         # On one device every call is the same loop (of one step or more): XLA compiles a
@@ -424,10 +425,11 @@ class _Calls:
             if self.one is None:
                 self.one = scan.one_step(self.step_fn, self.names, self.source_of)
             return self.one(params, opt_state, self._batch(first), train_key, first)
-        batches = [self._batch(first + n, stacked=True) for n in range(count)]
-        stacked = jax.tree.map(lambda *xs: _padded(xs, self.capacity), *batches)
         if self.resident is not None:
-            stacked = (self.resident, stacked)
+            stacked = (self.resident, _stacked_rows(self.feed, first, count, self.capacity))
+        else:
+            batches = [self._batch(first + n, stacked=True) for n in range(count)]
+            stacked = jax.tree.map(lambda *xs: _padded(xs, self.capacity), *batches)
         return self.many(params, opt_state, stacked, train_key, first, count)
 
     def decide(self, params: Any, opt_state: Any, train_key: jax.Array, first: int) -> None:
@@ -461,18 +463,57 @@ class _Calls:
         batch = self.feed.batch(step)
         return self.layout.shard(batch) if self.layout is not None else batch
 
-    def measure(self, done: int, metrics: jax.Array) -> None:
-        """``auto``: time the one-step calls after the first ``done`` steps of this run."""
+    def measure(self, count: int, metrics: jax.Array) -> None:
+        """``auto``: wait for the call just dispatched (``count`` steps) and time it from
+        the end of the one before (the first compiles, and is not timed)."""
         if not self.probing:
             return
-        if done == 1:
-            metrics.block_until_ready()  # the first call: compiled and run
-            self._timed_from = time.perf_counter()
-        elif done == 1 + self.PROBE and self._timed_from is not None:
-            metrics.block_until_ready()
-            seconds = (time.perf_counter() - self._timed_from) / self.PROBE
-            self.probing = False
-            self.length = scan.chosen(seconds, self.capacity)
+        metrics.block_until_ready()
+        now = time.perf_counter()
+        if self._timed_from is not None:
+            self.length, self.probing, self._fastest = _probed(
+                self.length, self.capacity, (now - self._timed_from) / count, self._fastest)
+        self._timed_from = time.perf_counter()
+
+
+def _probed(length: int, capacity: int, seconds_per_step: float, best: float
+            ) -> tuple[int, bool, float]:
+    """``auto``'s next call length after a timed call of up to ``length`` steps took
+    ``seconds_per_step`` each (its dispatch included), whether to time the next, and
+    the least time a step has taken so far (``best``: ``inf`` before any).
+
+    Twice as long each time, until a call takes half of ``scan.TARGET_SECONDS`` or is
+    as long as compiled, then calls of about ``TARGET_SECONDS`` by the least time a
+    step took: a one-step call costs its dispatch more than its step, so a small
+    model's steps are timed in calls long enough to spread it over many, and a slow
+    step is known after two calls.  A call waits for nothing else, but can be held
+    up (a busy machine, the collector): never one timing alone decides."""
+    fastest = min(best, seconds_per_step)
+    if best < math.inf and (length >= capacity
+                            or fastest * length >= scan.TARGET_SECONDS / 2):
+        return scan.chosen(fastest, capacity), False, fastest
+    return min(2 * length, capacity), True, fastest
+
+
+def _stacked_rows(feed: feeding.Feed, first: int, count: int, length: int
+                  ) -> dict[str, np.ndarray]:
+    """``feed.rows`` of steps ``first .. first + count - 1`` stacked, then zeros up to
+    ``length`` (rows a call does not read): the same rows, gathered for the whole call
+    at once (a step's alone cost as much host time as a small model's step)."""
+    size_of = feed.batch_size
+    where = (np.arange(first, first + count, dtype=np.int64)[:, None] * size_of
+             + np.arange(size_of, dtype=np.int64))[:, feed.local]
+    stacked = {}
+    for draw, request in enumerate(feed.requests):
+        size = len(feed.sources[request.source])
+        epochs, offsets = np.divmod(where, size)
+        rows = np.zeros((length, where.shape[1]), np.int64)
+        taken = rows[:count]
+        for epoch in np.unique(epochs):
+            here = epochs == epoch
+            taken[here] = feeding._permutation(feed.seed, draw, int(epoch), size)[offsets[here]]
+        stacked[request.key] = rows
+    return stacked
 
 
 def _padded(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
@@ -495,6 +536,7 @@ class _Loop:
         self.start = start or 0
         self.step = self.start  # updates done
         self.saved = start  # step of the latest checkpoint
+        self._saved_at = time.monotonic()  # when it was saved (or this call started)
         self.last: dict[str, float] = {}
         # The step's metrics, in the order the loop reads them back (see `step.train_step`).
         self.names = (*lowered.task_names, "loss", GRAD_NORM,
@@ -524,6 +566,7 @@ class _Loop:
             train_key: jax.Array, layout: sharding.DataParallel | None,
             stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
         settings = self.settings
+        self._saved_at = time.monotonic()  # `checkpoint_every = auto` counts from here
         bar.advance_to(self.step, None, None)
         calls = _Calls(step_fn, self.names, feed, _resident(feed, layout), layout,
                        settings.steps_per_call, self._cadence())
@@ -543,12 +586,13 @@ class _Loop:
             pending.append((i, count, metrics))
             i += count
             self.step = i
-            calls.measure(self.step - self.start, metrics)
+            calls.measure(count, metrics)
             evaluates = self._evaluates(self.step)
             if evaluates:  # dispatched now, read back with this step's metrics
                 assert self.watchers.evaluation is not None
                 self._evals[self.step] = self.watchers.evaluation(params)
-            if self.step % settings.checkpoint_every == 0 or self.step == settings.steps:
+            if (self.step == settings.steps or checkpoint.due(
+                    self.step, settings.checkpoint_every, self._saved_at, time.monotonic())):
                 self._finish(pending, bar)
                 self._keep_best(params, opt_state)
                 self._save(params, opt_state)
@@ -568,7 +612,8 @@ class _Loop:
     def _cadence(self) -> int:
         """The most steps a call may take: the logging, checkpoint and evaluation cadence."""
         settings = self.settings
-        every = [settings.log_every, settings.checkpoint_every, settings.steps]
+        every = [settings.log_every, checkpoint.period(settings.checkpoint_every),
+                 settings.steps]
         if self._evaluating:
             every.append(settings.eval_every)
         return min(every)
@@ -577,7 +622,8 @@ class _Loop:
         """The first step after ``i`` that a call must end at: the host needs its
         parameters (a checkpoint, an evaluation, the end)."""
         settings = self.settings
-        ends = [settings.steps, (i // settings.checkpoint_every + 1) * settings.checkpoint_every]
+        every = checkpoint.period(settings.checkpoint_every)
+        ends = [settings.steps, (i // every + 1) * every]
         if self._evaluating:
             ends.append((i // settings.eval_every + 1) * settings.eval_every)
         return min(ends)
@@ -606,6 +652,7 @@ class _Loop:
             raise errors.diverged(self.step, (), (), self.saved)
         self.checkpoints.save(self.step, params, opt_state, self.settings.seed)
         self.saved = self.step
+        self._saved_at = time.monotonic()
         board, drawn = self.watchers.board, self.watchers.pictures
         if board is not None and drawn:
             board.images(self.step, drawn(params))
@@ -619,26 +666,41 @@ class _Loop:
         self.checkpoints.poll()  # a save finished since gets its checksums now
         fetched, evals = jax.device_get(([metrics for _, _, metrics in pending], self._evals))
         self._evals = {}
-        rows = [(first + n + 1, row) for (first, count, _), values in
-                zip(pending, fetched, strict=True)
-                for n, row in enumerate(np.reshape(values, (-1, len(self.names)))[:count])]
+        values = np.concatenate([np.reshape(v, (-1, len(self.names)))[:count]
+                                 for (_, count, _), v in zip(pending, fetched, strict=True)])
+        steps = np.concatenate([np.arange(first + 1, first + count + 1)
+                                for first, count, _ in pending])
         pending.clear()
-        for step, metrics in rows:
-            values = {k: float(v) for k, v in zip(self.names, metrics, strict=True)}
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad or self._logs(step):
-                shown = {k: v if math.isfinite(v) else None for k, v in values.items()}
-                record = {"step": step, "loss": shown.pop("loss"), **shown, **self._timing(step)}
-                if step in evals and not bad:
-                    record.update(self._evaluated(step, evals[step]))
-                self._log(record)
-            if bad:
+        finite = np.isfinite(values).all(axis=1)
+        # Only the rows a line is written for, and the first non-finite one, are looked at.
+        for n in np.flatnonzero(~finite | self._logs_each(steps)):
+            step, row = int(steps[n]), values[n]
+            shown = {k: float(v) if np.isfinite(v) else None
+                     for k, v in zip(self.names, row, strict=True)}
+            record = {"step": step, "loss": shown.pop("loss"), **shown, **self._timing(step)}
+            if step in evals and finite[n]:
+                record.update(self._evaluated(step, evals[step]))
+            self._log(record)
+            if not finite[n]:
+                self.last = self._values(values[n - 1]) if n else self.last
+                bad = [k for k, v in zip(self.names, row, strict=True) if not np.isfinite(v)]
                 equations = [k for k in bad if k in self.tasks]
                 learners = [k.removeprefix("grad_norm/") for k in bad
                             if k.startswith("grad_norm/")]
                 raise errors.diverged(step, equations, learners, self.saved)
-            self.last = values
-        bar.advance_to(rows[-1][0], self.last["loss"], self._rate(rows[-1][0]))
+        self.last = self._values(values[-1])
+        bar.advance_to(int(steps[-1]), self.last["loss"], self._rate(int(steps[-1])))
+
+    def _values(self, row: np.ndarray) -> dict[str, float]:
+        return {k: float(v) for k, v in zip(self.names, row, strict=True)}
+
+    def _logs_each(self, steps: np.ndarray) -> np.ndarray:
+        """:meth:`_logs` of each of ``steps``."""
+        settings = self.settings
+        logs = (steps == 1) | (steps % settings.log_every == 0) | (steps == settings.steps)
+        if self._evaluating:
+            logs |= steps % settings.eval_every == 0
+        return logs
 
     def _logs(self, step: int) -> bool:
         return (step == 1 or step % self.settings.log_every == 0 or step == self.settings.steps

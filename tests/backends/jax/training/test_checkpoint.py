@@ -4,6 +4,7 @@ checksums that refuse a damaged checkpoint by name."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -16,7 +17,14 @@ from flax import nnx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskdsl.backends.jax.training.checkpoint import CHECKSUMS, Checkpoints
+from taskdsl.backends.jax.training.checkpoint import (
+    AUTO_EVERY,
+    AUTO_SECONDS,
+    CHECKSUMS,
+    Checkpoints,
+    due,
+    period,
+)
 from taskdsl.backends.jax.training.errors import TrainError
 
 
@@ -228,3 +236,53 @@ def test_a_finished_save_gets_its_checksums_before_the_next_one(tmp_path: Path) 
             time.sleep(0.01)
         assert checkpoints.problem(5) is None
         assert json.loads(record.read_text())["algorithm"] == "sha256"
+
+
+# ------------------------------------------------------------ when the loop saves
+
+
+def saved_steps(every: int | str, steps: int, seconds_per_step: float) -> list[int]:
+    """The steps a loop saves at (the last one aside), its clock ``seconds_per_step`` a
+    step: what ``train._Loop`` asks :func:`due`, with the clock injected."""
+    last, saved = 0.0, []
+    for step in range(1, steps + 1):
+        now = step * seconds_per_step
+        if due(step, every, last, now):
+            saved.append(step)
+            last = now
+    return saved
+
+
+@settings(deadline=None, max_examples=50)
+@given(every=st.integers(1, 500), steps=st.integers(1, 3000),
+       seconds=st.floats(0, 10, allow_nan=False))
+def test_a_whole_number_saves_every_that_many_steps_whatever_the_clock(
+        every: int, steps: int, seconds: float) -> None:
+    assert saved_steps(every, steps, seconds) == list(range(every, steps + 1, every))
+    assert period(every) == every
+
+
+@settings(deadline=None, max_examples=50)
+@given(steps=st.integers(1, 5_000), seconds=st.floats(1e-5, 1.0, allow_nan=False))
+def test_auto_saves_at_multiples_of_its_period_at_least_its_seconds_apart(
+        steps: int, seconds: float) -> None:
+    saved = saved_steps("auto", steps, seconds)
+    assert all(s % AUTO_EVERY == 0 for s in saved)
+    times = [0.0, *(s * seconds for s in saved)]
+    assert all(b - a >= AUTO_SECONDS for a, b in itertools.pairwise(times))
+    # Each save is the first step of the period that is far enough from the previous one.
+    for before, after in zip([0, *saved], [*saved, None], strict=True):
+        first = next((s for s in range(before + AUTO_EVERY, steps + 1, AUTO_EVERY)
+                      if (s - before) * seconds >= AUTO_SECONDS), None)
+        assert first == after
+
+
+def test_auto_saves_a_slow_run_at_each_period_and_a_fast_one_seldom() -> None:
+    slow = AUTO_SECONDS / AUTO_EVERY  # 200 steps take the whole interval
+    assert saved_steps("auto", 1000, slow) == [200, 400, 600, 800, 1000]
+    # 0.05 ms a step: 20,000 steps in a second, far under the interval: none but the last.
+    assert saved_steps("auto", 20_000, 5e-5) == []
+    assert period("auto") == AUTO_EVERY
+    assert due(400, "auto", last_saved=100.0, now=100.0 + AUTO_SECONDS)
+    assert not due(400, "auto", last_saved=100.0, now=100.0 + AUTO_SECONDS - 0.01)
+    assert not due(401, "auto", last_saved=0.0, now=1e9)

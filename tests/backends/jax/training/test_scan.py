@@ -10,13 +10,15 @@ several runs each and are marked slow.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import jax
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import taskdsl
@@ -24,6 +26,7 @@ from taskdsl.backends.jax.check import check_program
 from taskdsl.backends.jax.training import scan
 from taskdsl.backends.jax.training import train as training
 from taskdsl.backends.jax.training.errors import TrainError
+from taskdsl.backends.jax.training.feed import BoundSource, Feed
 from taskdsl.backends.jax.training.settings import resolve
 from taskdsl.backends.jax.training.train import RunResult, train
 
@@ -224,3 +227,68 @@ def test_auto_aims_a_call_at_tens_of_milliseconds_within_the_cadence(seconds: fl
         assert k * seconds <= scan.TARGET_SECONDS + 1e-12
     if seconds > 0 and k < min(bound, scan.MOST_STEPS_PER_CALL):
         assert (k + 1) * seconds > scan.TARGET_SECONDS  # and no shorter than it need be
+
+
+def probe(dispatch: float, step: float, capacity: int,
+          held_up: tuple[float, ...] = ()) -> tuple[int, list[int]]:
+    """``auto``'s choice for calls that take ``dispatch + count * step`` seconds (the
+    first few also held up by ``held_up``), and the lengths it timed on the way."""
+    length, probing, best, timed = 1, True, float("inf"), []
+    while probing:
+        timed.append(length)
+        extra = held_up[len(timed) - 1] if len(timed) <= len(held_up) else 0.0
+        per_step = (dispatch + length * step + extra) / length
+        length, probing, best = training._probed(length, capacity, per_step, best)
+    return length, timed
+
+
+@settings(deadline=None)
+@given(dispatch=st.floats(0, 0.01), step=st.floats(1e-6, 1.0),
+       capacity=st.integers(1, scan.MOST_STEPS_PER_CALL),
+       held_up=st.lists(st.floats(0, 10.0), max_size=3))
+def test_auto_times_longer_calls_until_they_are_long_enough(
+        dispatch: float, step: float, capacity: int, held_up: list[float]) -> None:
+    length, timed = probe(dispatch, step, capacity, tuple(held_up))
+    assert 1 <= length <= capacity
+    assert timed[:2] == [1, min(2, capacity)][:len(timed)]  # never one timing alone
+    assert len(timed) <= capacity.bit_length() + 1
+    assert all(b == min(2 * a, capacity) for a, b in itertools.pairwise(timed))
+    # At least as long as the fastest timed step allows, and never above that choice.
+    fastest = min((dispatch + n * step) / n for n in timed)
+    assert length >= scan.chosen(fastest + max(held_up, default=0.0), capacity)
+    assert length <= scan.chosen(fastest, capacity)
+
+
+def test_auto_takes_a_small_models_steps_in_whole_cadences_and_a_slow_one_alone() -> None:
+    # digits MLP on CPU: a call costs ~0.3 ms to dispatch, a step ~0.05 ms.
+    assert probe(3e-4, 5e-5, 50) == (50, [1, 2, 4, 8, 16, 32, 50])
+    # The first timed call held up a second: still the whole cadence.
+    assert probe(3e-4, 5e-5, 50, held_up=(1.0,))[0] == 50
+    # A step of 55 ms (the manipulator on a GPU): known after two calls.
+    assert probe(1e-4, 0.055, 50) == (1, [1, 2])
+
+
+@settings(deadline=None, max_examples=50)
+@given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=3),
+       batch=st.integers(1, 12), processes=st.sampled_from([1, 2, 4]),
+       first=st.integers(0, 200), count=st.integers(1, 30), spare=st.integers(0, 5),
+       seed=st.integers(0, 3))
+def test_a_calls_rows_are_each_steps_feed_rows(sizes: list[int], batch: int, processes: int,
+                                               first: int, count: int, spare: int,
+                                               seed: int) -> None:
+    """Gathered for a whole call at once (across epochs, for each process's slice),
+    the rows are those ``Feed.rows`` gives step by step, bit for bit; zeros after."""
+    batch *= processes
+    requests = [SimpleNamespace(key=f"{n}/0", source=f"s{n}") for n in range(len(sizes))]
+    sources = {f"s{n}": BoundSource(f"s{n}", "", (np.zeros((size, 1)),))
+               for n, size in enumerate(sizes)}
+    for process in range(processes):
+        feed = Feed(requests, sources, batch, seed,  # type: ignore[arg-type]
+                    process=process, processes=processes)
+        stacked = training._stacked_rows(feed, first, count, count + spare)
+        for request in requests:
+            expected = np.stack([feed.rows(first + n)[request.key] for n in range(count)])
+            got = stacked[request.key]
+            assert got.dtype == expected.dtype and got.shape[0] == count + spare
+            np.testing.assert_array_equal(got[:count], expected)
+            assert not got[count:].any()

@@ -44,7 +44,7 @@ def program(text: str = SOURCE) -> Program:
 def test_defaults_when_there_is_no_train_block() -> None:
     settings = resolve(program(), "other")
     assert (settings.batch, settings.steps, settings.seed) == (64, 1000, 0)
-    assert (settings.log_every, settings.checkpoint_every, settings.keep) == (50, 200, 3)
+    assert (settings.log_every, settings.checkpoint_every, settings.keep) == (50, "auto", 3)
     assert settings.optimizer == DEFAULT_OPTIMIZER
     assert settings.data == {}
     assert settings.impls == {"get": Call("nets.mlp", (), {"width": 8})}
@@ -95,6 +95,22 @@ def usage_error(overrides: list[str], text: str = SOURCE) -> str:
         resolve(program(text), "classify", overrides)
     assert caught.value.exit_code == USAGE
     return str(caught.value)
+
+
+@pytest.mark.parametrize(("override", "value"), [
+    ("checkpoint_every=auto", "auto"), ('checkpoint_every="auto"', "auto"),
+    ("checkpoint_every=40", 40),
+])
+def test_checkpoint_every_is_auto_or_a_whole_number(override: str, value: object) -> None:
+    settings = resolve(program(), "classify", [override])
+    assert settings.checkpoint_every == value
+    assert Settings(checkpoint_every=value).to_json()["checkpoint_every"] == value
+
+
+@pytest.mark.parametrize("override", ["checkpoint_every=0", "checkpoint_every=autos",
+                                      "checkpoint_every=2.5"])
+def test_checkpoint_every_refuses_anything_else(override: str) -> None:
+    assert "must be `auto` or a whole number >= 1" in usage_error([override])
 
 
 def test_an_unknown_key_lists_the_valid_ones() -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import taskdsl
+from taskdsl.backends.jax.training import checkpoint
 from taskdsl.backends.jax.training import train as training
 from taskdsl.backends.jax.training.checkpoint import Checkpoints
 from taskdsl.backends.jax.training.errors import DIVERGED, INTERRUPTED, USAGE, TrainError
@@ -153,6 +154,27 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(task_file: Path,
     config = json.loads((resumed.out / "config.json").read_text())
     assert config["resumed"] is True
     assert config["history"][0]["settings"]["steps"] == 250
+
+
+def test_auto_checkpoints_a_fast_run_at_its_end_and_changes_no_parameter(
+        task_file: Path, reference: RunResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``checkpoint_every = auto``: 200 steps well within ``AUTO_SECONDS`` save nothing
+    but the last step, and which steps save changes nothing trained."""
+    monkeypatch.setattr(checkpoint, "AUTO_SECONDS", 1e9)
+    result = run(task_file, "auto_fast", *LONG, "checkpoint_every=auto", "tensorboard=false")
+    assert saved_steps(result.out) == [STEPS]
+    assert_same_params(result.params, reference.params)
+    assert metrics(result.out) == metrics(reference.out)
+    config = json.loads((result.out / "config.json").read_text())
+    assert config["settings"]["checkpoint_every"] == "auto"
+
+
+def test_auto_checkpoints_a_slow_run_at_each_multiple_of_200(
+        task_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkpoint, "AUTO_SECONDS", 0.0)  # every 200 steps take long enough
+    result = run(task_file, "auto_slow", "steps=500", "checkpoint_every=auto", "keep=5",
+                 "log_every=100", "tensorboard=false")
+    assert saved_steps(result.out) == [200, 400, 500]
 
 
 def expect_error(task_file: Path, out: str, *overrides: str, resume: bool = False,
@@ -321,3 +343,4 @@ def test_train_shows_a_files_lints_and_trains(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert "warning[unused-draw]" in err and "linted.task:" in err
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
+
