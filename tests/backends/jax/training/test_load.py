@@ -276,17 +276,20 @@ SHARED = ROOT.parent / "shared" / "data"
 @pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="no ../shared/data/mnist")
 def test_the_frozen_mnist_example_runs_in_its_two_steps(tmp_path, monkeypatch) -> None:
     """The two commands at the top of examples/mnist_manipulator_frozen.task, made tiny."""
-    monkeypatch.chdir(tmp_path)  # `load("runs/mnist_classifier")` is read from here
+    monkeypatch.chdir(tmp_path)  # `load("runs/mnist_classifier_robust")` is read from here
     monkeypatch.setenv("TASKDSL_DATA", str(SHARED))
     small = ["steps=2", "batch=8", 'data.mnist=datasets.mnist(split = "test", limit = 64)']
-    first = train(taskdsl.load(ROOT / "examples" / "mnist_classifier.task"), None,
+    first = train(taskdsl.load(ROOT / "examples" / "mnist_classifier_robust.task"), None,
                   [*small, "impl.classifier=nets.mlp(width = 8, depth = 1)"],
-                  "runs/mnist_classifier", progress=False)
+                  "runs/mnist_classifier_robust", progress=False)
+    assert first.objective == "robust"
+    assert set(first.lowered.task_names) == {"classify", "classify_noisy"}
     second = train(taskdsl.load(ROOT / "examples" / "mnist_manipulator_frozen.task"), None,
                    [*small, "impl.put=nets.mlp(width = 8, depth = 1)"], "runs/mnist_frozen",
                    progress=False)
     assert second.objective == "edit" and second.step == 2
-    assert second.lowered.loaded == {"classifier": Path("runs/mnist_classifier")}
+    assert "put_get_noisy" in second.lowered.task_names
+    assert second.lowered.loaded == {"classifier": Path("runs/mnist_classifier_robust")}
     assert second.lowered.trained == ("put",)
     assert_identical(second.params["classifier"], first.params["classifier"])
 
