@@ -263,6 +263,29 @@ class Feed:
         return {request.key: self.indices(draw, step)[self.local]
                 for draw, request in enumerate(self.requests)}
 
+    def stacked_rows(self, first: int, count: int, length: int | None = None
+                     ) -> dict[str, np.ndarray]:
+        """:meth:`rows` of steps ``first .. first + count - 1`` stacked (one row a step),
+        then zeros up to ``length`` (default ``count``; rows a call does not read).
+
+        The same rows, bit for bit, gathered for a whole call at once (one step's alone
+        can cost as much host time as a small model's step): consecutive steps take a
+        contiguous slice of consecutive epochs' permutations laid end to end."""
+        length = count if length is None else length
+        start, end = first * self.batch_size, (first + count) * self.batch_size
+        stacked = {}
+        for draw, request in enumerate(self.requests):
+            size = len(self.sources[request.source])
+            epochs = range(start // size, max(start, end - 1) // size + 1)
+            orders = [_permutation(self.seed, draw, epoch, size) for epoch in epochs]
+            order = orders[0] if len(orders) == 1 else np.concatenate(orders)
+            at = start - epochs[0] * size
+            taken = order[at:at + end - start].reshape(count, self.batch_size)[:, self.local]
+            rows = np.zeros((length, taken.shape[1]), order.dtype)
+            rows[:count] = taken
+            stacked[request.key] = rows
+        return stacked
+
     def batch(self, step: int) -> dict[str, tuple[np.ndarray, ...]]:
         """This process's share of the batch at ``step``: raw arrays per draw key."""
         return {key: tuple(a[rows] for a in self.sources[self.source_of[key]].arrays)

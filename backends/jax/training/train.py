@@ -26,7 +26,7 @@ dispatches one jitted call for one or several steps (``steps_per_call``,
 the metrics stay on the device and are read back together (and checked for
 NaN/Inf, every step's) after the call that follows a logging step's has been dispatched,
 and before every checkpoint, so no checkpoint is written after a non-finite
-loss, and the last good one is kept.  The progress bar redraws at most ten times a
+loss, and the last good one is kept.  The progress bar redraws at most four times a
 second.  Checkpoints follow ``checkpoint_every`` (``checkpoint.due``: by default at
 multiples of 200 steps at most once every 30 s, and the last step).  Evaluations
 on held-out data (``eval_every``) wait for their result, since ``keep_best`` and
@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -426,7 +427,7 @@ class _Calls:
                 self.one = scan.one_step(self.step_fn, self.names, self.source_of)
             return self.one(params, opt_state, self._batch(first), train_key, first)
         if self.resident is not None:
-            stacked = (self.resident, _stacked_rows(self.feed, first, count, self.capacity))
+            stacked = (self.resident, self.feed.stacked_rows(first, count, self.capacity))
         else:
             batches = [self._batch(first + n, stacked=True) for n in range(count)]
             stacked = jax.tree.map(lambda *xs: _padded(xs, self.capacity), *batches)
@@ -495,27 +496,6 @@ def _probed(length: int, capacity: int, seconds_per_step: float, best: float
     return min(2 * length, capacity), True, fastest
 
 
-def _stacked_rows(feed: feeding.Feed, first: int, count: int, length: int
-                  ) -> dict[str, np.ndarray]:
-    """``feed.rows`` of steps ``first .. first + count - 1`` stacked, then zeros up to
-    ``length`` (rows a call does not read): the same rows, gathered for the whole call
-    at once (a step's alone cost as much host time as a small model's step)."""
-    size_of = feed.batch_size
-    where = (np.arange(first, first + count, dtype=np.int64)[:, None] * size_of
-             + np.arange(size_of, dtype=np.int64))[:, feed.local]
-    stacked = {}
-    for draw, request in enumerate(feed.requests):
-        size = len(feed.sources[request.source])
-        epochs, offsets = np.divmod(where, size)
-        rows = np.zeros((length, where.shape[1]), np.int64)
-        taken = rows[:count]
-        for epoch in np.unique(epochs):
-            here = epochs == epoch
-            taken[here] = feeding._permutation(feed.seed, draw, int(epoch), size)[offsets[here]]
-        stacked[request.key] = rows
-    return stacked
-
-
 def _padded(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
     """``arrays`` stacked, then zeros up to ``length`` (rows a call does not read)."""
     stacked = np.zeros((length, *arrays[0].shape), arrays[0].dtype)
@@ -551,6 +531,7 @@ class _Loop:
         self._evals: dict[int, jax.Array] = {}  # evaluations not read back, by step
         self._improved = False  # the last evaluation is the best so far
         self.steps_per_call = 1  # what the last call took, once `run` has chosen
+        self._metrics_fd: int | None = None  # metrics.jsonl, open while `run` logs
 
     def watch(self, watchers: _Watchers, started: float,
               history: Sequence[Mapping[str, Any]]) -> None:
@@ -565,6 +546,18 @@ class _Loop:
     def run(self, params: Any, opt_state: Any, feed: feeding.Feed, step_fn: Any,
             train_key: jax.Array, layout: sharding.DataParallel | None,
             stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
+        """Take the steps from ``self.step`` to ``settings.steps`` (or a stop); the final
+        parameters and optimizer state."""
+        try:
+            return self._run(params, opt_state, feed, step_fn, train_key, layout, stop, bar)
+        finally:
+            if self._metrics_fd is not None:
+                os.close(self._metrics_fd)
+                self._metrics_fd = None
+
+    def _run(self, params: Any, opt_state: Any, feed: feeding.Feed, step_fn: Any,
+             train_key: jax.Array, layout: sharding.DataParallel | None,
+             stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
         settings = self.settings
         self._saved_at = time.monotonic()  # `checkpoint_every = auto` counts from here
         bar.advance_to(self.step, None, None)
@@ -629,8 +622,14 @@ class _Loop:
         return min(ends)
 
     def _logs_in(self, first: int, count: int) -> bool:
-        """Whether the call that took steps ``first + 1 .. first + count`` logs one."""
-        return any(self._logs(first + n) for n in range(1, count + 1))
+        """Whether the call that took steps ``first + 1 .. first + count`` logs one
+        (:meth:`_logs` of any of them, counted rather than tried a step at a time)."""
+        last = first + count
+        every = [self.settings.log_every]
+        if self._evaluating:
+            every.append(self.settings.eval_every)
+        return (count > 0 and (first < 1 <= last or first < self.settings.steps <= last
+                               or any(last // k > first // k for k in every)))
 
     @property
     def _evaluating(self) -> bool:
@@ -675,8 +674,8 @@ class _Loop:
         # Only the rows a line is written for, and the first non-finite one, are looked at.
         for n in np.flatnonzero(~finite | self._logs_each(steps)):
             step, row = int(steps[n]), values[n]
-            shown = {k: float(v) if np.isfinite(v) else None
-                     for k, v in zip(self.names, row, strict=True)}
+            shown = {k: v if math.isfinite(v) else None
+                     for k, v in zip(self.names, row.tolist(), strict=True)}
             record = {"step": step, "loss": shown.pop("loss"), **shown, **self._timing(step)}
             if step in evals and finite[n]:
                 record.update(self._evaluated(step, evals[step]))
@@ -692,7 +691,7 @@ class _Loop:
         bar.advance_to(int(steps[-1]), self.last["loss"], self._rate(int(steps[-1])))
 
     def _values(self, row: np.ndarray) -> dict[str, float]:
-        return {k: float(v) for k, v in zip(self.names, row, strict=True)}
+        return dict(zip(self.names, row.tolist(), strict=True))  # Python floats
 
     def _logs_each(self, steps: np.ndarray) -> np.ndarray:
         """:meth:`_logs` of each of ``steps``."""
@@ -708,7 +707,16 @@ class _Loop:
 
     def _log(self, record: dict) -> None:
         if self.primary:  # one append of a whole line: a kill tears at most this one
-            append_text(self.metrics_path, json.dumps(record) + "\n")
+            if self._metrics_fd is None:
+                # Made as files.py makes it (never through a link), then held open for
+                # the loop: opening it again for each line costs a small model's loop
+                # more than writing the line.
+                append_text(self.metrics_path, "")
+                self._metrics_fd = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND
+                                           | getattr(os, "O_NOFOLLOW", 0))
+            line = (json.dumps(record) + "\n").encode()
+            while line:  # one write (a regular file takes it whole)
+                line = line[os.write(self._metrics_fd, line):]
             if self.watchers.board is not None:
                 self.watchers.board.scalars(record)
 
@@ -775,8 +783,9 @@ class _Bar:
         self.task = task
         self._drawn = 0.0
 
-    # Redrawing a terminal line costs more than a small step: at most this often.
-    interval = 0.1
+    # Redrawing a terminal line costs more than a small step (some 1.5 ms, rich's own
+    # refreshes included): at most this often.
+    interval = 0.25
 
     def tick(self, step: int) -> None:
         """Move the bar to ``step`` (the loss shown stays the last read), if it is time."""
@@ -805,6 +814,7 @@ def _progress_bar(objective: str, steps: int, enabled: bool) -> Iterator[_Bar]:
         TimeRemainingColumn(),
         console=Console(stderr=True),
         disable=not enabled,
+        refresh_per_second=1 / _Bar.interval,
     )
     with progress:
         yield _Bar(progress, progress.add_task(objective, total=steps, loss="…", rate="…"))

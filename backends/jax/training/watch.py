@@ -24,6 +24,7 @@ import inspect
 import math
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -65,6 +66,8 @@ TRAIN_TAGS = MappingProxyType({"loss": "train/total"})
 """metrics.jsonl keys that TensorBoard shows under another name; a task's value is
 ``train/TASK``, everything else keeps its key."""
 NOT_PLOTTED = frozenset({"step", "wall_time", "best_step", "early_stop"})
+FLUSH_SECONDS = 1.0
+"""The event file is flushed (for a TensorBoard watching it live) at most this often."""
 
 
 # -- held-out data ----------------------------------------------------------------------
@@ -244,46 +247,87 @@ def board_folder(run_dir: Path) -> Path:
 
 
 class Board:
-    """The run's TensorBoard event files (``RUN_DIR/tb/``), written by a background thread.
+    """The run's TensorBoard event files (``RUN_DIR/tb/``), written as the loop logs.
 
-    A resumed run starts a new event file that tells TensorBoard to drop what an
-    earlier one logged after the checkpoint it resumes from (``purge_step``).
+    Each metrics line is one event (a ``Summary`` holding every value), appended to
+    the file by the loop itself with tensorboardX's ``EventsWriter``, and the file
+    flushed at most every :data:`FLUSH_SECONDS`: tensorboardX's ``SummaryWriter`` hands
+    every value to a queue and two threads, which costs a small model's loop more than
+    its steps (``benchmarks/loop_overhead.py``).  A resumed run starts a new event file
+    that tells TensorBoard to drop what an earlier one logged after the checkpoint it
+    resumes from (``purge_step``, as ``SummaryWriter`` writes it).
     """
 
     def __init__(self, run_dir: Path, tasks: Sequence[str], start: int,
                  lr: float | Callable[[int], float] | None) -> None:
-        from tensorboardX import SummaryWriter
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
 
         self.tasks = tuple(tasks)
         self.lr = lr
+        self._tags: dict[str, str] = {}  # metrics.jsonl key -> its tag (`tag`)
         folder = board_folder(run_dir)
         # A name no one can plant a link at beforehand (tensorboardX opens it with 'wb').
         suffix = f".{os.getpid()}.{secrets.token_hex(8)}"
-        self.writer = SummaryWriter(logdir=str(folder), filename_suffix=suffix,
-                                    purge_step=start + 1 if start else None, flush_secs=30)
+        self.events = EventsWriter(str(folder / "events"), suffix)
         try:
             _refuse_links(folder)  # the event file just opened is a plain file
         except errors.RunFileError:
-            self.writer.close()
+            self.events.close()
             raise
+        self._flushed = time.monotonic()
+        if start:  # what SummaryWriter(purge_step=start + 1) writes first
+            self.events.write_event(Event(step=start + 1, file_version="brain.Event:2"))
+            self.events.write_event(Event(step=start + 1,
+                                          session_log=SessionLog(status=SessionLog.START)))
+            self.events.flush()
 
     def scalars(self, record: Mapping[str, Any]) -> None:
-        """One metrics.jsonl line's numbers, at its step (``None``, non-finite, left out)."""
+        """One metrics.jsonl line's numbers, at its step (``None``, non-finite, left out),
+        in one event."""
+        from tensorboardX.proto.summary_pb2 import Summary
+
         step = int(record["step"])
+        found = []
         for key, value in record.items():
             if key in NOT_PLOTTED or isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             if math.isfinite(value):
-                self.writer.add_scalar(tag(key, self.tasks), float(value), step)
+                name = self._tags.get(key)
+                if name is None:
+                    name = self._tags[key] = _board_tag(tag(key, self.tasks))
+                found.append(Summary.Value(tag=name, simple_value=float(value)))
         if self.lr is not None and "loss" in record:
-            self.writer.add_scalar("lr", self.lr(step) if callable(self.lr) else self.lr, step)
+            rate = self.lr(step) if callable(self.lr) else self.lr
+            found.append(Summary.Value(tag="lr", simple_value=float(rate)))
+        if found:
+            self._write(Summary(value=found), step)
 
     def images(self, step: int, drawn: Mapping[str, np.ndarray]) -> None:
+        from tensorboardX.summary import image
+
         for name, picture in drawn.items():
-            self.writer.add_image(name, picture, step, dataformats="HWC")
+            self._write(image(name, picture, dataformats="HWC"), step)
+
+    def _write(self, summary: Any, step: int) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+
+        self.events.write_event(Event(summary=summary, step=step, wall_time=time.time()))
+        now = time.monotonic()
+        if now - self._flushed >= FLUSH_SECONDS:
+            self._flushed = now
+            self.events.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        self.events.close()
+
+
+def _board_tag(name: str) -> str:
+    """``name`` as ``add_scalar`` would write it (tensorboardX replaces characters a tag
+    may not hold), worked out once per key rather than once per line."""
+    from tensorboardX.summary import scalar
+
+    return scalar(name, 0.0).value[0].tag
 
 
 # -- the best checkpoint, early stops ---------------------------------------------------

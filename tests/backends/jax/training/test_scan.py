@@ -271,7 +271,7 @@ def test_auto_takes_a_small_models_steps_in_whole_cadences_and_a_slow_one_alone(
 @settings(deadline=None, max_examples=50)
 @given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=3),
        batch=st.integers(1, 12), processes=st.sampled_from([1, 2, 4]),
-       first=st.integers(0, 200), count=st.integers(1, 30), spare=st.integers(0, 5),
+       first=st.integers(0, 200), count=st.integers(0, 30), spare=st.integers(0, 5),
        seed=st.integers(0, 3))
 def test_a_calls_rows_are_each_steps_feed_rows(sizes: list[int], batch: int, processes: int,
                                                first: int, count: int, spare: int,
@@ -285,10 +285,32 @@ def test_a_calls_rows_are_each_steps_feed_rows(sizes: list[int], batch: int, pro
     for process in range(processes):
         feed = Feed(requests, sources, batch, seed,  # type: ignore[arg-type]
                     process=process, processes=processes)
-        stacked = training._stacked_rows(feed, first, count, count + spare)
+        stacked = feed.stacked_rows(first, count, count + spare)
+        unpadded = feed.stacked_rows(first, count)
         for request in requests:
-            expected = np.stack([feed.rows(first + n)[request.key] for n in range(count)])
+            width, dtype = batch // processes, feed.rows(first)[request.key].dtype
+            expected = np.array([feed.rows(first + n)[request.key] for n in range(count)],
+                                dtype).reshape(count, width)
             got = stacked[request.key]
-            assert got.dtype == expected.dtype and got.shape[0] == count + spare
+            assert got.dtype == dtype and got.shape == (count + spare, width)
             np.testing.assert_array_equal(got[:count], expected)
+            np.testing.assert_array_equal(unpadded[request.key], expected)
             assert not got[count:].any()
+
+
+@settings(deadline=None, max_examples=200)
+@given(log_every=st.integers(1, 60), eval_every=st.integers(0, 60), evaluated=st.booleans(),
+       steps=st.integers(1, 400), first=st.integers(0, 400), count=st.integers(0, 120))
+def test_a_call_logs_when_one_of_its_steps_does(log_every: int, eval_every: int,
+                                                evaluated: bool, steps: int, first: int,
+                                                count: int) -> None:
+    """Whether a call's steps log one line, counted from the cadences, is whether any of
+    its steps logs (the first, a multiple of ``log_every`` or of ``eval_every`` when
+    evaluating, the last)."""
+    lowered = SimpleNamespace(task_names=("t",), learner_names=("a",))
+    settings_ = SimpleNamespace(log_every=log_every, eval_every=eval_every, steps=steps)
+    loop = training._Loop(lowered, settings_, None, Path("."), True, None)  # type: ignore[arg-type]
+    loop.watchers = SimpleNamespace(evaluation=object() if evaluated else None
+                                    )  # type: ignore[assignment]
+    expected = any(loop._logs(first + n) for n in range(1, count + 1))
+    assert loop._logs_in(first, count) == expected

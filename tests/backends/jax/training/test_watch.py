@@ -14,7 +14,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from tensorboardX.proto import event_pb2
@@ -292,6 +292,46 @@ def test_tags_put_training_values_beside_evaluations() -> None:
     assert watch.tag("classify", TASKS) == "train/classify"
     assert watch.tag("eval/classify", TASKS) == "eval/classify"
     assert watch.tag("grad_norm/enc", TASKS) == "grad_norm/enc"
+
+
+LINE_KEYS = ("loss", "classify", "grad_norm", "grad_norm/enc", "eval/total",
+             "examples_per_second", "wall_time", "best_step", "early_stop")
+
+
+@settings(deadline=None, max_examples=15)
+@given(lines_=st.lists(st.dictionaries(
+           st.sampled_from(LINE_KEYS),
+           st.none() | st.booleans() | st.integers(-5, 5)
+           | st.floats(width=32, allow_nan=True, allow_infinity=True)),
+           min_size=1, max_size=4),
+       lr=st.none() | st.floats(0.0, 1.0), start=st.sampled_from([0, 7]))
+def test_a_line_is_one_event_holding_each_plotted_number(
+        tmp_path_factory: pytest.TempPathFactory, lines_: list[dict], lr: float | None,
+        start: int) -> None:
+    """Each metrics line's finite numbers (not bools, not ``NOT_PLOTTED``) and the learning
+    rate read back from the event file under their tags at its step, in one event a line;
+    a resumed run's file starts by purging what came after its checkpoint."""
+    run_dir = tmp_path_factory.mktemp("board")
+    board = watch.Board(run_dir, TASKS, start, lr)
+    expected: dict[str, dict[int, float]] = defaultdict(dict)
+    for step, line in enumerate(lines_, start=start + 1):
+        board.scalars({"step": step, **line})
+        for key, value in line.items():
+            if (key not in watch.NOT_PLOTTED and not isinstance(value, bool)
+                    and value is not None and math.isfinite(value)):
+                expected[watch.tag(key, TASKS)][step] = float(np.float32(value))
+        if lr is not None and "loss" in line:
+            expected["lr"][step] = float(np.float32(lr))
+    board.close()
+    assert scalars(run_dir / watch.TB_FOLDER) == expected
+    found = events(run_dir / watch.TB_FOLDER)
+    per_event = [len(e.summary.value) for e in found if e.summary.value]
+    assert per_event == [n for n in (sum(step in by_step for by_step in expected.values())
+                                     for step in range(start + 1, start + len(lines_) + 1))
+                         if n]
+    assert found[0].file_version == "brain.Event:2"
+    purged = [e.step for e in found if e.HasField("session_log")]
+    assert purged == ([start + 1] if start else [])
 
 
 @pytest.mark.parametrize(("spec", "lr"), [
