@@ -25,7 +25,9 @@ manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 ``sentences`` (examples/sentiment_manipulator.task against
 examples/sentiment_cvae.task; the first table adds ``perplexity_ratio``, the
 perplexity of edits over that of their inputs under a bigram model of the
-training sentences); on MNIST and sprites also the conditional GAN
+training sentences); on MNIST also the manipulator with a realism prior of
+examples/mnist_manipulator_prior.task (a denoising autoencoder of real
+digits, no discriminator), and on MNIST and sprites the conditional GAN
 editor of examples/mnist_cgan.task / examples/sprites_cgan.task, the
 adversarial baseline.  The last two read their data where every run
 does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
@@ -56,6 +58,7 @@ DOMAINS: dict[str, dict[str, Path]] = {
     "sprites": {"manipulator": TASK, "cvae": ROOT / "benchmarks" / "sprites_cvae.task",
                 "cgan": EXAMPLES / "sprites_cgan.task"},
     "mnist": {"manipulator": EXAMPLES / "mnist_manipulator.task",
+              "prior": EXAMPLES / "mnist_manipulator_prior.task",
               "cvae": EXAMPLES / "mnist_cvae.task", "cgan": EXAMPLES / "mnist_cgan.task"},
     "sentences": {"manipulator": EXAMPLES / "sentiment_manipulator.task",
                   "cvae": EXAMPLES / "sentiment_cvae.task"},
