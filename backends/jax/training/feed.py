@@ -47,6 +47,9 @@ class BoundSource:
     name: str
     binding: str  # the binding as the file spells it, for messages and config.json
     arrays: tuple[np.ndarray, ...]
+    # Each output's class names as the data set gives them (:func:`class_names_of`), or
+    # ``None``: config.json records them, so a run names its classes without its data.
+    class_names: tuple[tuple[str, ...] | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.arrays[0])
@@ -139,7 +142,29 @@ def _load(source: str, call: Any, wires: Sequence[WireType]) -> BoundSource:
         found = field_problems(source, position, wire, name, field_name, spec, array)
         if found:
             raise errors.TrainError(found[0])
-    return BoundSource(source, show(call), tuple(dataset.fields[n] for n in names))
+    return BoundSource(source, show(call), tuple(dataset.fields[n] for n in names),
+                       tuple(class_names_of(dataset, n) for n in names))
+
+
+def class_names_of(dataset: data.Dataset, field: str) -> tuple[str, ...] | None:
+    """What ``dataset`` calls the classes of ``field``: a folder of images' sub-folders, a
+    CSV file's label values, the sprites' attributes, or ``None`` (numbers name them).
+
+    ``extras["class_names"]`` is a list when the data set has one categorical field
+    (``datasets.images``), or a dict by field (``datasets.csv``)."""
+    classes = dataset.classes.get(field)
+    if classes is None:
+        return None
+    found = dataset.extras.get("class_names")
+    if isinstance(found, dict):
+        found = found.get(field)
+    elif found is not None and len(dataset.classes) != 1:
+        found = None
+    if found is None and dataset.name == "sprites":
+        found = data.ATTRIBUTES.get(field)
+    if found is None or len(found) != classes:
+        return None
+    return tuple(map(str, found))
 
 
 def _field_names(source: str, dataset: data.Dataset, wires: Sequence[WireType],

@@ -36,7 +36,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ from ..lowering.values import SQUASH, Value
 from ..nets import NETS, NetError
 from .checkpoint import FOLDER, Checkpoints
 from .errors import TrainError
-from .feed import _field_names
+from .feed import _field_names, class_names_of
 from .files import inside
 from .settings import Settings, from_json, resolve, reweighted
 
@@ -79,7 +79,7 @@ CONFIG = "config.json"
 
 CLASS_NAMES = "class_names"
 """config.json's record of each data source's class names: ``{source: [names or null, one
-entry per output]}`` (:func:`recorded_class_names`)."""
+entry per output]}`` (:func:`.feed.class_names_of`, recorded by ``train``)."""
 
 CHUNK = 250
 """Examples per call when applying a box to many inputs: bounded memory, one compiled shape."""
@@ -219,38 +219,6 @@ class Run:
                     if names is not None:
                         return names
         return None
-
-
-def class_names_of(dataset: data.Dataset, field: str) -> tuple[str, ...] | None:
-    """What ``dataset`` calls the classes of ``field``: a folder of images' sub-folders, a
-    CSV file's label values, the sprites' attributes, or ``None`` (numbers name them).
-
-    ``extras["class_names"]`` is a list when the data set has one categorical field
-    (``datasets.images``), or a dict by field (``datasets.csv``)."""
-    classes = dataset.classes.get(field)
-    if classes is None:
-        return None
-    found = dataset.extras.get("class_names")
-    if isinstance(found, dict):
-        found = found.get(field)
-    elif found is not None and len(dataset.classes) != 1:
-        found = None
-    if found is None and dataset.name == "sprites":
-        found = data.ATTRIBUTES.get(field)
-    if found is None or len(found) != classes:
-        return None
-    return tuple(map(str, found))
-
-
-def recorded_class_names(datasets: Mapping[str, tuple[data.Dataset, Sequence[str]]]
-                         ) -> dict[str, list[list[str] | None]]:
-    """config.json's ``class_names``: for each source (its data set and the field behind
-    each output), each output's class names, or ``None``."""
-    recorded: dict[str, list[list[str] | None]] = {}
-    for source, (dataset, fields) in datasets.items():
-        names = [class_names_of(dataset, f) for f in fields]
-        recorded[source] = [list(n) if n is not None else None for n in names]
-    return recorded
 
 
 def _options(dataset: str) -> tuple[str, ...]:

@@ -67,7 +67,7 @@ from . import checkpoint, errors, lock, memory, scan, sharding, stopping, watch
 from . import feed as feeding
 from .checkpoint import Checkpoints
 from .files import append_text, write_text
-from .runs import CONFIG, lower_loading, run_optimizer
+from .runs import CLASS_NAMES, CONFIG, lower_loading, run_optimizer
 from .settings import AUTO, Settings, objective_name, resolve, reweighted
 
 __all__ = ["CONFIG", "METRICS", "RunResult", "run_optimizer", "train"]
@@ -238,6 +238,9 @@ def _write_config(out: Path, program: Program, objective: str, settings: Setting
                                  user_function_paths(program, settings.impls)),
         "data": {r.key: {"source": r.source, "binding": sources[r.source].binding}
                  for r in lowered.data_requests()},
+        # So `eval`, `predict` and reports name the classes without the data at hand.
+        CLASS_NAMES: {name: [list(n) if n is not None else None for n in source.class_names]
+                      for name, source in sources.items() if any(source.class_names)},
         "resumed": previous is not None,
         "platform": jax.default_backend(),
         "devices": jax.device_count(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from taskdsl.backends.jax.commands import predict as predict_cli
 from taskdsl.backends.jax.data import load as load_data
 from taskdsl.backends.jax.evaluation.evaluate import EVAL_FILE, evaluate
 from taskdsl.backends.jax.evaluation.sample import generators
-from taskdsl.backends.jax.training.runs import load_run
+from taskdsl.backends.jax.training.runs import CLASS_NAMES, CONFIG, load_run
 from taskdsl.backends.jax.training.train import train
 
 pytestmark = pytest.mark.slow  # one training (~20 s on two busy cores); test_run_parts.py is fast
@@ -219,3 +220,21 @@ def test_sample_of_a_box_no_source_feeds_is_one_message(run_dir, capsys):
     assert cli(predict_cli, "sample", str(run_dir), "classify") == 1
     err = capsys.readouterr().err
     assert "cannot be sampled" in err and "`dec`" in err and "Traceback" not in err
+
+
+def test_config_records_the_class_names_at_training(run_dir):
+    """``train`` writes each source's class names into config.json, one entry per
+    output (the image has none): the folder's sub-folders, sorted."""
+    recorded = json.loads((run_dir / CONFIG).read_text())[CLASS_NAMES]
+    assert recorded == {"pics": [None, list(NAMES)]}
+
+
+def test_a_reopened_run_names_its_classes_as_config_recorded(run_dir, tmp_path):
+    """The names come from config.json, not from the data set read again: recorded
+    names that differ from the folder's are the ones a reopened run gives."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = json.loads((copy / CONFIG).read_text())
+    config[CLASS_NAMES] = {"pics": [None, ["a", "b", "c"]]}  # not the folder's: read back
+    (copy / CONFIG).write_text(json.dumps(config))
+    assert load_run(copy).class_names("pics", 1) == ("a", "b", "c")

@@ -23,7 +23,7 @@ from taskdsl.backends.jax.evaluation.evaluate import ACCURACY, MSE, measured, va
 from taskdsl.backends.jax.evaluation.predict import fitted
 from taskdsl.backends.jax.evaluation.sample import feeder
 from taskdsl.backends.jax.lowering.lower import lower
-from taskdsl.backends.jax.training.runs import class_names_of, recorded_class_names
+from taskdsl.backends.jax.training.feed import class_names_of
 from taskdsl.types import WireType
 
 TASK = """
@@ -100,8 +100,6 @@ def test_an_image_folder_names_its_classes_by_sub_folder(tmp_path: Path):
     dataset = load_images(path=str(tmp_path))
     assert class_names_of(dataset, "label") == ("cat", "dog")
     assert class_names_of(dataset, "image") is None
-    recorded = recorded_class_names({"pics": (dataset, ["image", "label"])})
-    assert recorded == {"pics": [None, ["cat", "dog"]]}
 
 
 def test_a_csv_names_each_label_column(tmp_path: Path):
