@@ -21,7 +21,8 @@ steps: a resumed run sees exactly the data an uninterrupted one would have.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -326,6 +327,38 @@ class Feed:
         """The bytes of the data sets drawn from, each once."""
         drawn = {request.source for request in self.requests}
         return sum(a.nbytes for name in drawn for a in self.sources[name].arrays)
+
+
+class Prefetch:
+    """Batches made one step ahead on a background thread, for data that does not stay
+    on the device: while step ``s`` runs, step ``s + 1``'s rows are gathered on the host
+    and sent (``make``, e.g. ``Feed.batch`` then sharding).  A batch depends on its step
+    alone, so a batch made ahead is the one the step would have made; a step asked out
+    of turn (the first, a resume) is made then, and the next one ahead again."""
+
+    def __init__(self, make: Callable[[int], Any]) -> None:
+        self._make = make
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: tuple[int, Future] | None = None
+
+    def __call__(self, step: int) -> Any:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == step:
+            batch = ahead[1].result()
+        else:
+            if ahead is not None:
+                ahead[1].cancel()
+            batch = self._make(step)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskdsl-prefetch")
+        self._ahead = (step + 1, self._pool.submit(self._make, step + 1))
+        return batch
+
+    def close(self) -> None:
+        """Drop the batch made ahead and stop the thread (the loop's end)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._ahead = None, None
 
 
 @lru_cache(maxsize=16)

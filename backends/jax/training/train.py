@@ -406,6 +406,7 @@ class _Calls:
         self._fastest = math.inf  # the least seconds a step took in a timed call
         self.host: Any = None  # the unjitted step, once a CPU convolution step needs it
         self._decided = False
+        self._prefetch = feeding.Prefetch(self._made)  # data not on the device
         # On one device every call is the same loop (of one step or more): XLA compiles a
         # step alone and a step inside a loop differently (a convolution's rounding can
         # differ), and a run must not depend on how its steps were grouped.
@@ -464,8 +465,15 @@ class _Calls:
         if self.resident is not None:
             rows = self.feed.rows(step)
             return rows if stacked else (self.resident, rows)
+        return self._prefetch(step)
+
+    def _made(self, step: int) -> Any:
+        """Step ``step``'s batch gathered on the host, sharded where there are devices."""
         batch = self.feed.batch(step)
         return self.layout.shard(batch) if self.layout is not None else batch
+
+    def close(self) -> None:
+        self._prefetch.close()
 
     def measure(self, count: int, metrics: jax.Array) -> None:
         """``auto``: wait for the call just dispatched (``count`` steps) and time it from
@@ -566,40 +574,43 @@ class _Loop:
         bar.advance_to(self.step, None, None)
         calls = _Calls(step_fn, self.names, feed, _resident(feed, layout), layout,
                        settings.steps_per_call, self._cadence())
-        # Dispatched calls whose metrics are not read: (first step, steps taken, metrics).
-        pending: list[tuple[int, int, jax.Array]] = []
-        i = self.start
-        while i < settings.steps:
-            if stop.requested:
-                self.interrupted = True
-                break
-            calls.decide(params, opt_state, train_key, i)
-            count = min(calls.length, self._boundary(i) - i)
-            params, opt_state, metrics = calls(params, opt_state, train_key, i, count)
-            if pending and (self._logs_in(*pending[-1][:2])
-                            or sum(n for _, n, _ in pending) >= READ_BACK_EVERY):
-                self._finish(pending, bar)  # after the next call is dispatched
-            pending.append((i, count, metrics))
-            i += count
-            self.step = i
-            calls.measure(count, metrics)
-            evaluates = self._evaluates(self.step)
-            if evaluates:  # dispatched now, read back with this step's metrics
-                assert self.watchers.evaluation is not None
-                self._evals[self.step] = self.watchers.evaluation(params)
-            if (self.step == settings.steps or checkpoint.due(
-                    self.step, settings.checkpoint_every, self._saved_at, time.monotonic())):
-                self._finish(pending, bar)
-                self._keep_best(params, opt_state)
-                self._save(params, opt_state)
-            elif evaluates:
-                self._finish(pending, bar)
-                self._keep_best(params, opt_state)
-            else:
-                bar.tick(self.step)
-            if self.stopped:
-                break
-        self._finish(pending, bar)
+        try:
+            # Dispatched calls whose metrics are not read: (first step, steps taken, metrics).
+            pending: list[tuple[int, int, jax.Array]] = []
+            i = self.start
+            while i < settings.steps:
+                if stop.requested:
+                    self.interrupted = True
+                    break
+                calls.decide(params, opt_state, train_key, i)
+                count = min(calls.length, self._boundary(i) - i)
+                params, opt_state, metrics = calls(params, opt_state, train_key, i, count)
+                if pending and (self._logs_in(*pending[-1][:2])
+                                or sum(n for _, n, _ in pending) >= READ_BACK_EVERY):
+                    self._finish(pending, bar)  # after the next call is dispatched
+                pending.append((i, count, metrics))
+                i += count
+                self.step = i
+                calls.measure(count, metrics)
+                evaluates = self._evaluates(self.step)
+                if evaluates:  # dispatched now, read back with this step's metrics
+                    assert self.watchers.evaluation is not None
+                    self._evals[self.step] = self.watchers.evaluation(params)
+                if (self.step == settings.steps or checkpoint.due(
+                        self.step, settings.checkpoint_every, self._saved_at, time.monotonic())):
+                    self._finish(pending, bar)
+                    self._keep_best(params, opt_state)
+                    self._save(params, opt_state)
+                elif evaluates:
+                    self._finish(pending, bar)
+                    self._keep_best(params, opt_state)
+                else:
+                    bar.tick(self.step)
+                if self.stopped:
+                    break
+            self._finish(pending, bar)
+        finally:
+            calls.close()  # the batch made ahead, if any, is dropped
         self.steps_per_call = calls.length
         if (self.interrupted or self.stopped) and self.saved != self.step:
             self._save(params, opt_state)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taskdsl.backends.jax import data
 from taskdsl.backends.jax.lowering.lower import DataRequest
+from taskdsl.backends.jax.training import feed as feeding
 from taskdsl.backends.jax.training.errors import PROGRAM, TrainError
 from taskdsl.backends.jax.training.feed import Feed, bind
 from taskdsl.ir import Call, Name
@@ -161,3 +167,38 @@ def test_rows_gathered_anywhere_are_the_batch() -> None:
                                        strict=True):
                 np.testing.assert_array_equal(array[rows_], gathered)
     assert f.nbytes == sum(a.nbytes for a in f.sources["pairs"].arrays)
+
+
+# -- prefetching -------------------------------------------------------------------------
+
+
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=30))
+def test_a_prefetched_batch_is_the_one_its_step_would_make(steps: list[int]) -> None:
+    """Whatever order the steps are asked in (in turn, a resume, a repeat), each batch is
+    ``make(step)``; the one made ahead is made on the background thread."""
+    made: list[tuple[int, str]] = []
+
+    def make(step: int) -> tuple[int, np.ndarray]:
+        made.append((step, threading.current_thread().name))
+        return step, np.full(3, step)
+
+    prefetch = feeding.Prefetch(make)
+    try:
+        for step in steps:
+            got, array = prefetch(step)
+            assert got == step and (array == step).all()
+    finally:
+        prefetch.close()
+    ahead = [name for step, name in made if name.startswith("taskdsl-prefetch")]
+    assert len(ahead) >= sum(1 for a, b in itertools.pairwise(steps) if b == a + 1)
+
+
+def test_steps_in_turn_are_each_made_once_and_ahead() -> None:
+    made: list[tuple[int, str]] = []
+    prefetch = feeding.Prefetch(
+        lambda step: made.append((step, threading.current_thread().name)) or step)
+    assert [prefetch(s) for s in range(5)] == list(range(5))
+    prefetch.close()
+    # Step 5 was asked ahead and dropped at close (made or not, as the thread got to it).
+    assert sorted(s for s, _ in made)[:5] == list(range(5)) and len(made) <= 6
+    assert all(name.startswith("taskdsl-prefetch") for s, name in made if s > 0)
