@@ -29,7 +29,9 @@ def run(name: str, arrays: tuple[np.ndarray, ...], out_type: WireType,
     return np.asarray(out.array)
 
 
-finite = st.floats(-100, 100, width=32)
+# No subnormals: XLA's CPU backend flushes them to zero, numpy does not (argmax of
+# [-6e-39, 0, ...] is 1 in numpy and 0 under XLA).
+finite = st.floats(-100, 100, width=32, allow_subnormal=False)
 # A few shapes (one axis, several, one number), so that eager JAX compiles each op a few
 # times only; the values are what varies.
 shapes = st.sampled_from([(3, 5), (2, 2, 3), (4, 1)])
