@@ -559,58 +559,55 @@ class _Loop:
             stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
         """Take the steps from ``self.step`` to ``settings.steps`` (or a stop); the final
         parameters and optimizer state."""
+        self._saved_at = time.monotonic()  # `checkpoint_every = auto` counts from here
+        bar.advance_to(self.step, None, None)
+        calls = _Calls(step_fn, self.names, feed, _resident(feed, layout), layout,
+                       self.settings.steps_per_call, self._cadence())
         try:
-            return self._run(params, opt_state, feed, step_fn, train_key, layout, stop, bar)
+            return self._run(params, opt_state, calls, train_key, stop, bar)
         finally:
+            calls.close()  # the batch made ahead, if any, is dropped
             if self._metrics_fd is not None:
                 os.close(self._metrics_fd)
                 self._metrics_fd = None
 
-    def _run(self, params: Any, opt_state: Any, feed: feeding.Feed, step_fn: Any,
-             train_key: jax.Array, layout: sharding.DataParallel | None,
+    def _run(self, params: Any, opt_state: Any, calls: _Calls, train_key: jax.Array,
              stop: stopping.StopFlag, bar: _Bar) -> tuple[Any, Any]:
         settings = self.settings
-        self._saved_at = time.monotonic()  # `checkpoint_every = auto` counts from here
-        bar.advance_to(self.step, None, None)
-        calls = _Calls(step_fn, self.names, feed, _resident(feed, layout), layout,
-                       settings.steps_per_call, self._cadence())
-        try:
-            # Dispatched calls whose metrics are not read: (first step, steps taken, metrics).
-            pending: list[tuple[int, int, jax.Array]] = []
-            i = self.start
-            while i < settings.steps:
-                if stop.requested:
-                    self.interrupted = True
-                    break
-                calls.decide(params, opt_state, train_key, i)
-                count = min(calls.length, self._boundary(i) - i)
-                params, opt_state, metrics = calls(params, opt_state, train_key, i, count)
-                if pending and (self._logs_in(*pending[-1][:2])
-                                or sum(n for _, n, _ in pending) >= READ_BACK_EVERY):
-                    self._finish(pending, bar)  # after the next call is dispatched
-                pending.append((i, count, metrics))
-                i += count
-                self.step = i
-                calls.measure(count, metrics)
-                evaluates = self._evaluates(self.step)
-                if evaluates:  # dispatched now, read back with this step's metrics
-                    assert self.watchers.evaluation is not None
-                    self._evals[self.step] = self.watchers.evaluation(params)
-                if (self.step == settings.steps or checkpoint.due(
-                        self.step, settings.checkpoint_every, self._saved_at, time.monotonic())):
-                    self._finish(pending, bar)
-                    self._keep_best(params, opt_state)
-                    self._save(params, opt_state)
-                elif evaluates:
-                    self._finish(pending, bar)
-                    self._keep_best(params, opt_state)
-                else:
-                    bar.tick(self.step)
-                if self.stopped:
-                    break
-            self._finish(pending, bar)
-        finally:
-            calls.close()  # the batch made ahead, if any, is dropped
+        # Dispatched calls whose metrics are not read: (first step, steps taken, metrics).
+        pending: list[tuple[int, int, jax.Array]] = []
+        i = self.start
+        while i < settings.steps:
+            if stop.requested:
+                self.interrupted = True
+                break
+            calls.decide(params, opt_state, train_key, i)
+            count = min(calls.length, self._boundary(i) - i)
+            params, opt_state, metrics = calls(params, opt_state, train_key, i, count)
+            if pending and (self._logs_in(*pending[-1][:2])
+                            or sum(n for _, n, _ in pending) >= READ_BACK_EVERY):
+                self._finish(pending, bar)  # after the next call is dispatched
+            pending.append((i, count, metrics))
+            i += count
+            self.step = i
+            calls.measure(count, metrics)
+            evaluates = self._evaluates(self.step)
+            if evaluates:  # dispatched now, read back with this step's metrics
+                assert self.watchers.evaluation is not None
+                self._evals[self.step] = self.watchers.evaluation(params)
+            if (self.step == settings.steps or checkpoint.due(
+                    self.step, settings.checkpoint_every, self._saved_at, time.monotonic())):
+                self._finish(pending, bar)
+                self._keep_best(params, opt_state)
+                self._save(params, opt_state)
+            elif evaluates:
+                self._finish(pending, bar)
+                self._keep_best(params, opt_state)
+            else:
+                bar.tick(self.step)
+            if self.stopped:
+                break
+        self._finish(pending, bar)
         self.steps_per_call = calls.length
         if (self.interrupted or self.stopped) and self.saved != self.step:
             self._save(params, opt_state)
