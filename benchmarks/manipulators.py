@@ -41,13 +41,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from taskdsl.backends.jax.evaluation.demo import TASK
-from taskdsl.backends.jax.evaluation.evaluate import JUDGE_STEPS, evaluate
+from taskdsl.backends.jax.evaluation.evaluate import EVAL_FILE, JUDGE_STEPS, evaluate
 from taskdsl.backends.jax.evaluation.realism import TWO_SAMPLE_STEPS
 from taskdsl.backends.jax.training.train import CONFIG, train
 from taskdsl.loader import load
@@ -83,19 +84,42 @@ def trained(path: Path, overrides: list[str], run_dir: Path) -> float:
     return seconds
 
 
+def judged_before(run_dir: Path, judge: str | None, n: int,
+                  realism_steps: int) -> dict[str, Any] | None:
+    """The run's ``eval.json`` when it judged the run as trained now, by ``judge`` (None:
+    the run's own), on ``n`` examples with ``realism_steps``: a resumed benchmark re-judges
+    only the runs that changed.  None when anything differs or the file is unreadable."""
+    found, checkpoints = run_dir / EVAL_FILE, run_dir / "checkpoints"
+    try:
+        old = json.loads(found.read_text())
+        fresh = found.stat().st_mtime > max(
+            [checkpoints.stat().st_mtime, *(p.stat().st_mtime for p in checkpoints.iterdir())])
+    except (OSError, ValueError):
+        return None
+    same_judge = (Path(old.get("judge", "")).resolve() == Path(judge).resolve() if judge
+                  else Path(old.get("judge", "")).parent.resolve() == run_dir.resolve())
+    steps = old.get("realism", {}).get("two_sample_steps", realism_steps)
+    same = old.get("n") == n and steps == realism_steps
+    return old if fresh and same_judge and same and "figures" in old else None
+
+
 def run(domain: str, out: Path, overrides: list[str], n: int, seed: int | None = None,
         judge: str | None = None, judge_steps: int = JUDGE_STEPS,
-        realism_steps: int = TWO_SAMPLE_STEPS) -> dict[str, dict[str, Any]]:
-    """Every model of ``domain`` trained (with ``seed``, else its file's) and judged by
-    ``judge`` (default: the one trained in the first model's run): its figures, by name."""
+        realism_steps: int = TWO_SAMPLE_STEPS,
+        methods: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every model of ``domain`` (of ``methods``, if given) trained (with ``seed``, else its
+    file's) and judged by ``judge`` (default: the one trained in the first model's run):
+    its figures, by name.  The judge is trained in the manipulator's run: list it first."""
     results: dict[str, dict[str, Any]] = {}
     folder = out / domain if seed is None else out / domain / f"seed{seed}"
     extra = [] if seed is None else [f"seed={seed}"]
     for name, path in DOMAINS[domain].items():
+        if methods is not None and name not in methods:
+            continue
         run_dir = folder / name
         seconds = trained(path, overrides + extra, run_dir)
-        report = evaluate(run_dir, judge, n=n, judge_steps=judge_steps,
-                          realism_steps=realism_steps)
+        report = judged_before(run_dir, judge, n, realism_steps) or evaluate(
+            run_dir, judge, n=n, judge_steps=judge_steps, realism_steps=realism_steps)
         judge = judge or report["judge"]
         realism = report.get("realism", {})
         results[name] = {**report["figures"], "train_seconds": seconds, "judge": judge,
@@ -158,6 +182,10 @@ def _cell(figure: str, value: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", nargs="+", choices=list(DOMAINS), default=list(DOMAINS))
+    parser.add_argument("--methods", nargs="+", metavar="METHOD",
+                        choices=sorted({m for methods in DOMAINS.values() for m in methods}),
+                        help="only these methods (default: every method of each domain); "
+                             "the judge is trained in the manipulator's run")
     parser.add_argument("--steps", type=int, help="training steps for every model")
     parser.add_argument("--batch", type=int, help="batch size for every model")
     parser.add_argument("-n", type=int, default=1000, help="held-out examples to judge on")
@@ -171,7 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     steps, batch = args.steps or quick.get("steps"), args.batch or quick.get("batch")
     n = quick.get("n", args.n)
     budget = {"judge_steps": quick.get("judge_steps", JUDGE_STEPS),
-              "realism_steps": quick.get("realism_steps", TWO_SAMPLE_STEPS)}
+              "realism_steps": quick.get("realism_steps", TWO_SAMPLE_STEPS),
+              "methods": args.methods}
     overrides = [f"{key}={value}" for key, value in
                  (("steps", steps), ("batch", batch)) if value is not None]
     if args.seeds is None:
@@ -182,6 +211,8 @@ def main(argv: list[str] | None = None) -> None:
         seeded = {}
         for domain in args.domains:
             first = run(domain, args.out, overrides, n, seed=0, **budget)
+            if not first:  # none of --methods is one of this domain's
+                continue
             judge = next(iter(first.values()))["judge"]
             runs = [first, *(run(domain, args.out, overrides, n, seed=s, judge=judge, **budget)
                              for s in range(1, args.seeds))]

@@ -1,0 +1,74 @@
+"""``benchmarks/manipulators.py``: a resumed benchmark re-judges only the runs that changed,
+and its stability table counts a diverged run as failed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("manipulators_bench",
+                                                  ROOT / "benchmarks" / "manipulators.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(folder: Path, judge: str, n: int = 1000, steps: int = 300) -> Path:
+    """A run folder whose eval.json (written after its last checkpoint) judged it."""
+    (folder / "checkpoints" / "800").mkdir(parents=True)
+    old = os.stat(folder / "checkpoints").st_mtime - 10
+    for path in (folder / "checkpoints" / "800", folder / "checkpoints"):
+        os.utime(path, (old, old))
+    report = {"judge": judge, "n": n, "figures": {"attribute_success": 0.9},
+              "realism": {"two_sample_accuracy": 0.8, "two_sample_steps": steps}}
+    (folder / "eval.json").write_text(json.dumps(report))
+    return folder
+
+
+def test_an_unchanged_run_keeps_its_judgement(bench, tmp_path):
+    judge = str(tmp_path / "judge")
+    run = _run(tmp_path / "cvae", judge)
+    assert bench.judged_before(run, judge, 1000, 300)["figures"]["attribute_success"] == 0.9
+
+
+def test_the_first_run_of_a_seed_is_judged_by_its_own_judge(bench, tmp_path):
+    run = _run(tmp_path / "manipulator", str(tmp_path / "manipulator" / "judge"))
+    assert bench.judged_before(run, None, 1000, 300) is not None
+    assert bench.judged_before(run, str(tmp_path / "other"), 1000, 300) is None
+
+
+@pytest.mark.parametrize("change", ["judge", "n", "realism_steps", "trained", "unreadable"])
+def test_anything_changed_is_judged_again(bench, tmp_path, change):
+    judge = str(tmp_path / "judge")
+    run = _run(tmp_path / "cgan", judge)
+    args = {"judge": judge, "n": 1000, "realism_steps": 300}
+    if change == "judge":
+        args["judge"] = str(tmp_path / "another_judge")
+    elif change in ("n", "realism_steps"):
+        args[change] = 200
+    elif change == "trained":  # a resume wrote a newer checkpoint
+        (run / "checkpoints" / "1000").mkdir()
+        later = os.stat(run / "eval.json").st_mtime + 10
+        os.utime(run / "checkpoints", (later, later))
+    else:
+        (run / "eval.json").write_text("{not json")
+    assert bench.judged_before(run, args["judge"], args["n"], args["realism_steps"]) is None
+
+
+def test_a_diverged_seed_counts_as_failed(bench):
+    runs = [{"attribute_success": 0.99, "getput_mse": 0.01},
+            {"attribute_success": math.nan, "getput_mse": 0.01}]
+    assert [bench.failed(r) for r in runs] == [False, True]
+    row = bench.stability_table({"mnist": {"cgan": runs}}).splitlines()[-1]
+    assert row.startswith("| mnist | cgan | yes | 2 | 1 |")
+    assert "0.990 ± 0.000" in row  # the mean and spread of the finite figures only
