@@ -3,7 +3,10 @@
 ``import NAME from stdlib`` reads ``stdlib/NAME.task`` shipped in the package;
 ``import NAME from "folder"`` reads ``folder/NAME.task`` relative to the
 importing file; ``import NAME`` reads ``NAME.task`` beside it.  Every
-top-level name of an imported file becomes visible in the importer.
+top-level name of an imported file becomes visible in the importer.  Texts
+recorded for imported files (``check_text(..., imported=...)``, by resolved
+absolute path, as a trained run's config.json holds them) are used instead of
+the disk, so a run reloads as trained wherever it is and whatever changed since.
 
 The entry points (:func:`check_file`, :func:`check_text`, :func:`load`) can also
 run the installed backends' checks (``backends=True``), as ``taskdsl check``
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -71,6 +74,9 @@ class Loader:
     sources: dict[str, Source] = field(default_factory=dict)
     scopes: dict[str, Scope] = field(default_factory=dict)
     stack: list[str] = field(default_factory=list)
+    # Texts recorded for imported files, by resolved absolute path (a trained run's
+    # config.json): read instead of the disk, so that a run reloads exactly as trained.
+    recorded: Mapping[str, str] = field(default_factory=dict)
 
     def load_text(self, text: str, path: str) -> tuple[Program, Scope]:
         # The collector paused throughout: what the front end allocates all stays alive, and
@@ -113,8 +119,9 @@ class Loader:
             self.diags.error("import-cycle", node.span, cycle=cycle)
             return
         if key not in self.scopes:
+            text = self._recorded(target)
             try:
-                text = target.read_text(encoding="utf-8")
+                text = target.read_text(encoding="utf-8") if text is None else text
             except FileNotFoundError:
                 names = stdlib_names()
                 from_stdlib = node.module == "stdlib" and not node.module_is_path
@@ -141,6 +148,15 @@ class Loader:
         scope.patterns.update(imported.patterns)
         scope.tasks.update(imported.tasks)
         scope.objectives.update(imported.objectives)
+
+    def _recorded(self, target: Path) -> str | None:
+        """The recorded text of ``target``, if any: keyed by its resolved absolute path."""
+        if not self.recorded:
+            return None
+        try:
+            return self.recorded.get(str(target.resolve()))
+        except (OSError, ValueError):  # a NUL byte, or a loop of links: read as usual
+            return None
 
 
 # Imported files parsed before, by path and text: an editor re-checks the file being
@@ -193,16 +209,29 @@ Backends: TypeAlias = "bool | Iterable[Backend]"
 
 
 def check_text(text: str, path: str = "<input>", *, backends: Backends = False,
-               overrides: Sequence[str] = ()) -> Result:
+               overrides: Sequence[str] = (), imported: Mapping[str, str] | None = None
+               ) -> Result:
     """Parse, elaborate and check ``text``; never raises on bad input.
 
     With ``backends``, a program the front end found no error in is also checked by
     the backends (with ``--set`` ``overrides``), and their findings merged in.
+    ``imported`` maps resolved absolute paths to the texts to use for the files imported
+    from there (:func:`import_texts`), instead of what is on disk.
     """
-    loader = Loader()
+    loader = Loader(recorded=imported or {})
     program, _ = loader.load_text(text, path)
     result = Result(program, list(loader.diags), loader.sources)
     return with_backends(result, backends, overrides)
+
+
+def import_texts(text: str, path: str) -> dict[str, str]:
+    """The text of every file that ``text`` (read as ``path``) imports, transitively (the
+    standard library's included), by resolved absolute path: what a trained run records,
+    so that :func:`check_text` with ``imported`` reloads it as trained from anywhere."""
+    loader = Loader()
+    loader.load_text(text, path)
+    return {str(Path(p).resolve()): source.text for p, source in loader.sources.items()
+            if p != path}
 
 
 def check_file(path: str | Path, *, backends: Backends = False,

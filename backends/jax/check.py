@@ -250,10 +250,16 @@ def _run_signature(config: dict, learner: str) -> Any:
     when that cannot be read back; loading will then say why)."""
     from taskdsl.loader import check_text
 
+    from .training.files import imported_texts
+
     source, path = config.get("source"), config.get("file", "<run>")
     if not isinstance(source, str):
         return None
-    checked = check_text(source, str(path))
+    try:
+        imported = imported_texts(config)
+    except TypeError:
+        return None
+    checked = check_text(source, str(path), imported=imported)
     declaration = checked.program.declarations.get(learner) if checked.ok else None
     return declaration.signature if declaration is not None else None
 

@@ -701,6 +701,7 @@ PHRASES: dict[str, str] = {
         "it exists and is not a page `taskdsl report` wrote; name another file with -o, "
         "or remove it first",
     "report-no-source": "config.json does not record the .task source",
+    "config-imported": "`imported` is not an object of file texts",
     "report-source-broken": "the .task source recorded in config.json no longer checks",
     "eval-no-split":
         "`eval_every` evaluates on held-out data, but data source `{source}` = {binding} "

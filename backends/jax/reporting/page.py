@@ -30,7 +30,7 @@ from taskdsl.render import RenderError, render_program
 
 from ..evaluation import errors
 from ..messages import note, phrase
-from ..training.files import write_text
+from ..training.files import imported_texts, write_text
 from .curves import HELD_OUT_COLOUR, Line, chart
 from .folder import LOSS, STEP, Metrics, Picture, RunFolder, read_run
 
@@ -139,7 +139,11 @@ def _program(config: Mapping[str, Any]) -> tuple[Program | None, str]:
     source, path = config.get("source"), str(config.get("file", "<run>"))
     if not isinstance(source, str):
         return None, phrase("report-no-source")
-    checked = check_text(source, path)
+    try:
+        imported = imported_texts(config)
+    except TypeError as error:
+        return None, str(error)
+    checked = check_text(source, path, imported=imported)
     if not checked.ok:
         return None, phrase("report-source-broken")
     return checked.program, ""

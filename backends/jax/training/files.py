@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path, PurePath
+from typing import Any
 
 from ..errors import BackendError
 from ..messages import phrase
@@ -96,3 +98,15 @@ def inside(directory: str | Path, name: str, error: type[BackendError] = Backend
     if why is not None:
         raise run_file_outside(directory, name, phrase(why), error)
     return path
+
+
+def imported_texts(config: Mapping[str, Any]) -> dict[str, str]:
+    """The recorded texts of the files the run's source imports, by resolved absolute path
+    (none for a run recorded before they were: its imports are read from disk).
+    ``TypeError`` when config.json's ``imported`` is not an object of texts."""
+    imported = config.get("imported")
+    if imported is None:
+        return {}
+    if not isinstance(imported, dict) or not all(isinstance(t, str) for t in imported.values()):
+        raise TypeError(phrase("config-imported"))
+    return imported

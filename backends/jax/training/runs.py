@@ -2,11 +2,13 @@
 
 ``taskdsl train`` leaves a folder with ``config.json`` (the .task source, the
 ``--set`` overrides, the seed) and Orbax checkpoints.  :func:`load_run` re-checks
-the recorded source (not the file on disk, which may have changed since),
-re-resolves the settings with the same overrides, re-lowers the objective and
-restores the latest checkpoint's parameters into the structure ``Lowered.init``
-builds.  The optimizer state is restored only as a shape (Orbax needs the whole
-saved tree as a target) and dropped.
+the recorded source (not the file on disk, which may have changed since), with the
+recorded texts of the files it imports (config.json's ``imported``, by absolute
+path; a run recorded before them reads its imports from disk), re-resolves the
+settings with the same overrides, re-lowers the objective and restores the latest
+checkpoint's parameters into the structure ``Lowered.init`` builds.  The optimizer
+state is restored only as a shape (Orbax needs the whole saved tree as a target)
+and dropped.
 
 :meth:`Run.call` applies any learner, or a refined learner (``refine put(x, a)
 = dec(enc(x) + shift(a))``, fixed boxes and nested refinements included) by
@@ -21,7 +23,8 @@ noise and a whole evaluation is reproducible from its seed (or pass ``key=``).
 What ``config.json`` names is read only from inside the run folder
 (``files.inside``): a run that recorded no source but names a ``file`` that is
 absolute, or leads out of the folder by ``..`` or a symbolic link, is refused
-(``run-file-outside``); otherwise ``file`` only labels the recorded source.
+(``run-file-outside``); otherwise ``file`` only labels the recorded source and
+places its imports (absolute since runs record ``imported``).
 A run whose nets name modules the trust policy refuses (``trust``: the ``impl``
 lines of its source and settings, and the ``imports`` its config.json records)
 is refused before anything is imported (``net-import-not-allowed``).
@@ -71,7 +74,7 @@ from ..nets import NETS, NetError
 from .checkpoint import FOLDER, Checkpoints
 from .errors import TrainError
 from .feed import _field_names, class_names_of
-from .files import inside
+from .files import imported_texts, inside
 from .settings import Settings, from_json, resolve, reweighted
 
 CONFIG = "config.json"
@@ -272,9 +275,10 @@ def load_run(run_dir: str | Path, seed: int = 0) -> Run:
         if source is None:  # a run from before the source was recorded: read it, if inside
             source = inside(directory, path, EvalError).read_text(encoding="utf-8")
         objective, overrides = config["objective"], config.get("overrides", [])
+        imported = imported_texts(config)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:  # not a dict
         raise errors.not_a_run(directory, f"{CONFIG}: {error}") from None
-    checked = check_text(source, path)
+    checked = check_text(source, path, imported=imported)
     if not checked.ok:
         raise errors.program_broken(directory, checked.render())
     recorded = config.get("settings")

@@ -2,7 +2,8 @@
 
 A run lives in a folder (``RUN_DIR``)::
 
-    config.json      what was trained: the .task text, settings, seed, versions
+    config.json      what was trained: the .task text (and every file it imports), settings,
+                     seed, versions
     metrics.jsonl    one line per logging step: step, loss, each equation, grad norms,
                      wall time, examples/s, and at evaluation steps ``eval/...``
     checkpoints/     Orbax checkpoints, the ``keep`` latest, each with its files' SHA-256
@@ -56,6 +57,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from taskdsl.ir import Program
+from taskdsl.loader import import_texts
 from taskdsl.queries import user_function_paths
 
 from .. import trust
@@ -218,16 +220,22 @@ def _versions() -> dict[str, str | None]:
 def _write_config(out: Path, program: Program, objective: str, settings: Settings,
                   overrides: Sequence[str], lowered: Lowered,
                   sources: Mapping[str, feeding.BoundSource], previous: dict | None) -> None:
-    """Record what this run trains; a resume keeps the history of earlier starts."""
+    """Record what this run trains; a resume keeps the history of earlier starts.
+
+    The file is named by its absolute path, and the text of every file it imports is
+    recorded by theirs, so that the run reloads as trained from any working directory,
+    however those files change later (``load_run``)."""
     try:
         text = Path(program.path).read_text(encoding="utf-8")
-    except OSError:
-        text = None
+        file = str(Path(program.path).resolve())
+    except (OSError, ValueError):  # not a file (`<input>`), or a path no system call takes
+        text, file = None, program.path
     history = [*previous.get("history", []), _without_history(previous)] if previous else []
     config = {
         "objective": objective,
-        "file": program.path,
+        "file": file,
         "source": text,
+        "imported": import_texts(text, file) if text is not None else {},
         "settings": settings.to_json(),
         "overrides": list(overrides),
         "seed": settings.seed,

@@ -134,11 +134,11 @@ def test_load_run_reads_a_file_inside_the_run(tmp_path: Path,
     class Stop(Exception):
         pass
 
-    def check_text(source: str, path: str) -> None:
-        seen.append((source, path))
+    def check_text(source: str, path: str, imported: object = None) -> None:
+        seen.append((source, path, imported))
         raise Stop
 
     monkeypatch.setattr(runs, "check_text", check_text)
     with pytest.raises(Stop):
         runs.load_run(run)
-    assert seen == [("# the program\n", "prog/x.task")]
+    assert seen == [("# the program\n", "prog/x.task", {})]  # no recorded imports: the disk
