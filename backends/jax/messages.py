@@ -517,6 +517,9 @@ ERRORS: dict[str, Template] = {
     "not-a-run": Template(
         "{path} is not a run folder ({why}); a run folder is what `taskdsl train` writes: "
         "config.json, metrics.jsonl and checkpoints/"),
+    "eval-out-not-folder": Template(
+        "eval's --out {path} is a file, not a folder; eval writes eval.json and its pictures "
+        "into a folder: name a folder (made if missing)"),
     "run-no-checkpoint": Template(
         "run {path} has no checkpoint yet; let `taskdsl train` save one (or resume it with "
         "--resume) before using it"),

@@ -15,6 +15,7 @@ exit status 1 (a diverged training run keeps its own code, 3), never a traceback
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from taskdsl.commands.check import HELP_ALLOW_IMPORT, AllowImport
 
@@ -44,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--seed", type=int, default=0, metavar="SEED",
                        help="seeds the manipulator's random boxes (e.g. a sampling editor's "
                             "noise), recorded in eval.json (default: 0)")
+    judge.add_argument("-o", "--out", metavar="DIR",
+                       help="write eval.json and the pictures to DIR (made if missing) "
+                            "rather than into RUN_DIR: to keep the judgements of several "
+                            "judges or seeds apart")
     judge.add_argument("--no-realism", action="store_true",
                        help="skip the realism figures (two-sample test, Fréchet distance), "
                             "which train small classifiers")
@@ -86,10 +91,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     def body() -> int:
         compilation_cache.enable()
+        from ..evaluation import errors
         from ..evaluation.evaluate import evaluate, print_report
 
-        result = evaluate(args.run_dir, args.judge, args.split, args.n, progress=not args.quiet,
-                          seed=args.seed, measure_realism=not args.no_realism)
+        if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+            raise errors.out_not_a_folder(Path(args.out))
+        result = evaluate(args.run_dir, args.judge, args.split, args.n, out=args.out,
+                          progress=not args.quiet, seed=args.seed,
+                          measure_realism=not args.no_realism)
         print_report(result)
         return 0
 

@@ -28,6 +28,10 @@ def no_run_dir(path: Path) -> EvalError:
     return EvalError.of("run-missing", path=path)
 
 
+def out_not_a_folder(path: Path) -> EvalError:
+    return EvalError.of("eval-out-not-folder", path=path)
+
+
 def not_a_run(path: Path, why: str) -> EvalError:
     return EvalError.of("not-a-run", path=path, why=why)
 

@@ -219,6 +219,25 @@ def test_eval_command_reuses_the_cached_judge(tiny_run, capsys):
     assert "realism" not in json.loads((tiny_run / EVAL_FILE).read_text())
 
 
+def test_eval_out_keeps_a_judgement_apart_from_the_run(tiny_run, tmp_path, capsys):
+    before = (tiny_run / EVAL_FILE).read_bytes() if (tiny_run / EVAL_FILE).exists() else None
+    out = tmp_path / "another" / "judgement"
+    assert run_cli("eval", str(tiny_run), "-n", "20", "--quiet", "--no-realism",
+                   "-o", str(out)) == 0
+    written = json.loads((out / EVAL_FILE).read_text())
+    assert written["n"] == 20 and written["pictures"]
+    assert all((out / name).is_file() for name in written["pictures"])
+    after = (tiny_run / EVAL_FILE).read_bytes() if (tiny_run / EVAL_FILE).exists() else None
+    assert after == before  # the run's own eval.json is not touched
+    capsys.readouterr()
+    (tmp_path / "a_file").write_text("mine")
+    assert run_cli("eval", str(tiny_run), "-n", "20", "--quiet", "-o",
+                   str(tmp_path / "a_file")) == 1
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
 def test_eval_of_a_missing_run_is_one_message(tmp_path, capsys):
     assert run_cli("eval", str(tmp_path / "nowhere")) == 1
     err = capsys.readouterr().err
