@@ -27,7 +27,8 @@ examples/sentiment_cvae.task; the first table adds ``perplexity_ratio``, the
 perplexity of edits over that of their inputs under a bigram model of the
 training sentences); on MNIST also the manipulator with a realism prior of
 examples/mnist_manipulator_prior.task (a denoising autoencoder of real
-digits, no discriminator), and on MNIST and sprites the conditional GAN
+digits, no discriminator) and with the realism critic of
+examples/mnist_manipulator_realism.task (a discriminator), and on MNIST and sprites the conditional GAN
 editor of examples/mnist_cgan.task / examples/sprites_cgan.task, the
 adversarial baseline.  The last two read their data where every run
 does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
@@ -60,6 +61,7 @@ DOMAINS: dict[str, dict[str, Path]] = {
                 "cgan": EXAMPLES / "sprites_cgan.task"},
     "mnist": {"manipulator": EXAMPLES / "mnist_manipulator.task",
               "prior": EXAMPLES / "mnist_manipulator_prior.task",
+              "realism": EXAMPLES / "mnist_manipulator_realism.task",
               "cvae": EXAMPLES / "mnist_cvae.task", "cgan": EXAMPLES / "mnist_cgan.task"},
     "sentences": {"manipulator": EXAMPLES / "sentiment_manipulator.task",
                   "cvae": EXAMPLES / "sentiment_cvae.task"},
@@ -68,7 +70,7 @@ SHOWN = ("attribute_success", "training_classifier_success", "getput_mse", "undo
          "counterfactual_mse", "kept_attributes", "bleu", "perplexity_ratio",
          "two_sample_accuracy", "frechet_distance", "train_seconds")
 SECONDS = "benchmark_seconds.json"  # train seconds of a run folder, summed over resumes
-ADVERSARIAL = frozenset({"cgan"})
+ADVERSARIAL = frozenset({"cgan", "realism"})
 """Methods that train a discriminator: the paper's point is that manipulators need none."""
 STABILITY = ("attribute_success", "getput_mse", "two_sample_accuracy", "frechet_distance")
 QUICK = {"steps": 20, "batch": 16, "n": 200, "judge_steps": 100, "realism_steps": 100}

@@ -32,7 +32,7 @@ EXAMPLE_NAMES = {
     "digits_gan", "mnist_autoencoder", "mnist_classifier", "mnist_classifier_robust",
     "mnist_cvae", "mnist_manipulator",
     "mnist_cgan", "mnist_manipulator_frozen", "mnist_manipulator_latent",
-    "mnist_manipulator_prior", "mnist_vae",
+    "mnist_manipulator_prior", "mnist_manipulator_realism", "mnist_vae",
     "sentiment_manipulator", "sprites_cyclegan", "sprites_lens", "sprites_manipulator",
     "sprites_regression",
 }
