@@ -15,8 +15,9 @@ prints one table, then one line per model for scripts::
 mean ± standard deviation over seeds of attribute success, ``getput_mse`` and
 the realism figures (two-sample accuracy, Fréchet distance; docs/manipulators.md,
 "Realism"; for sentences, on the judge's encodings), with the number of runs
-that failed (a figure not finite: the run diverged) and whether the method
-trains a discriminator.  ``--quick`` is a smoke run: 20 steps, batch 16,
+that diverged (a figure not finite) or collapsed (attribute success at or
+below chance, one over the number of classes: the editor ignores what it is
+asked), and whether the method trains a discriminator.  ``--quick`` is a smoke run: 20 steps, batch 16,
 n = 200, a 100-step judge, 100-step two-sample classifiers.
 
 Domains: ``sprites`` (examples/sprites_demo.task, the demo's colour
@@ -124,7 +125,9 @@ def run(domain: str, out: Path, overrides: list[str], n: int, seed: int | None =
             run_dir, judge, n=n, judge_steps=judge_steps, realism_steps=realism_steps)
         judge = judge or report["judge"]
         realism = report.get("realism", {})
+        classes = report.get("classes") or []
         results[name] = {**report["figures"], "train_seconds": seconds, "judge": judge,
+                         "chance": 1 / len(classes) if classes else None,
                          "two_sample_accuracy": realism.get("two_sample_accuracy"),
                          "frechet_distance": realism.get("frechet_distance")}
     return results
@@ -136,15 +139,24 @@ def spread(runs: list[dict[str, Any]], figure: str) -> tuple[float, float] | Non
     return (float(np.mean(values)), float(np.std(values))) if values else None
 
 
-def failed(found: dict[str, Any]) -> bool:
+def diverged(found: dict[str, Any]) -> bool:
     """A run whose figures are not finite: it diverged (NaN parameters give NaN edits)."""
     return any(found.get(f) is not None and not math.isfinite(found[f]) for f in STABILITY)
 
 
+def collapsed(found: dict[str, Any]) -> bool:
+    """A finite run whose edits are read as asked no more often than chance (``chance``:
+    one over the number of classes): the editor ignores the asked-for class."""
+    success, chance = found.get("attribute_success"), found.get("chance")
+    return (not diverged(found) and success is not None and chance is not None
+            and success <= chance)
+
+
 def stability_table(by_seed: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
-    """Mean ± std over seeds of :data:`STABILITY`, per domain and method, and failed runs."""
-    lines = ["| domain | method | discriminator | seeds | failed | "
-             + " | ".join(STABILITY) + " |", "|---|---|---|---|---|" + "---|" * len(STABILITY)]
+    """Mean ± std over seeds of :data:`STABILITY`, per domain and method, and the runs that
+    diverged or collapsed."""
+    lines = ["| domain | method | discriminator | seeds | diverged | collapsed | "
+             + " | ".join(STABILITY) + " |", "|---|---|---|---|---|---|" + "---|" * len(STABILITY)]
     for domain, methods in by_seed.items():
         for method, runs in methods.items():
             cells = []
@@ -154,7 +166,8 @@ def stability_table(by_seed: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
                 cells.append("-" if found is None
                              else f"{found[0]:.{digits}f} ± {found[1]:.{digits}f}")
             lines.append(f"| {domain} | {method} | {'yes' if method in ADVERSARIAL else 'no'} | "
-                         f"{len(runs)} | {sum(map(failed, runs))} | " + " | ".join(cells) + " |")
+                         f"{len(runs)} | {sum(map(diverged, runs))} | {sum(map(collapsed, runs))} | "
+                         + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

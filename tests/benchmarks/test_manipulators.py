@@ -65,10 +65,13 @@ def test_anything_changed_is_judged_again(bench, tmp_path, change):
     assert bench.judged_before(run, args["judge"], args["n"], args["realism_steps"]) is None
 
 
-def test_a_diverged_seed_counts_as_failed(bench):
-    runs = [{"attribute_success": 0.99, "getput_mse": 0.01},
-            {"attribute_success": math.nan, "getput_mse": 0.01}]
-    assert [bench.failed(r) for r in runs] == [False, True]
+def test_a_diverged_or_collapsed_seed_counts_as_failed(bench):
+    runs = [{"attribute_success": 0.99, "getput_mse": 0.01, "chance": 0.1},
+            {"attribute_success": math.nan, "getput_mse": 0.01, "chance": 0.1},
+            {"attribute_success": 0.003, "getput_mse": 0.01, "chance": 0.1},  # the identity
+            {"attribute_success": 0.11, "getput_mse": 0.01, "chance": 0.1}]
+    assert [bench.diverged(r) for r in runs] == [False, True, False, False]
+    assert [bench.collapsed(r) for r in runs] == [False, False, True, False]
     row = bench.stability_table({"mnist": {"cgan": runs}}).splitlines()[-1]
-    assert row.startswith("| mnist | cgan | yes | 2 | 1 |")
-    assert "0.990 ± 0.000" in row  # the mean and spread of the finite figures only
+    assert row.startswith("| mnist | cgan | yes | 4 | 1 | 1 |")
+    assert "0.368 ± 0.442" in row  # the mean and spread of the finite figures only
