@@ -17,8 +17,9 @@ the realism figures (two-sample accuracy, Fréchet distance; docs/manipulators.m
 "Realism"; for sentences, on the judge's encodings), with the number of runs
 that diverged (a figure not finite) or collapsed (attribute success at or
 below chance, one over the number of classes: the editor ignores what it is
-asked), and whether the method trains a discriminator.  ``--quick`` is a smoke run: 20 steps, batch 16,
-n = 200, a 100-step judge, 100-step two-sample classifiers.
+asked), and whether the method trains a discriminator.  ``--quick`` is a
+smoke run: 20 steps, batch 16, n = 200, a 100-step judge, 100-step
+two-sample classifiers.
 
 Domains: ``sprites`` (examples/sprites_demo.task, the demo's colour
 manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
@@ -29,9 +30,9 @@ perplexity of edits over that of their inputs under a bigram model of the
 training sentences); on MNIST also the manipulator with a realism prior of
 examples/mnist_manipulator_prior.task (a denoising autoencoder of real
 digits, no discriminator) and with the realism critic of
-examples/mnist_manipulator_realism.task (a discriminator), and on MNIST and sprites the conditional GAN
-editor of examples/mnist_cgan.task / examples/sprites_cgan.task, the
-adversarial baseline.  The last two read their data where every run
+examples/mnist_manipulator_realism.task (a discriminator), and on MNIST and
+sprites the conditional GAN editor of examples/mnist_cgan.task /
+examples/sprites_cgan.task, the adversarial baseline.  The last two read their data where every run
 does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
 Without ``--steps``/``--batch`` each file trains with its own ``train`` block.
 A run folder already in ``--out`` is resumed, so an interrupted benchmark
@@ -52,6 +53,7 @@ import numpy as np
 from taskdsl.backends.jax.evaluation.demo import TASK
 from taskdsl.backends.jax.evaluation.evaluate import EVAL_FILE, JUDGE_STEPS, evaluate
 from taskdsl.backends.jax.evaluation.realism import TWO_SAMPLE_STEPS
+from taskdsl.backends.jax.training.checkpoint import FOLDER
 from taskdsl.backends.jax.training.train import CONFIG, train
 from taskdsl.loader import load
 
@@ -92,7 +94,7 @@ def judged_before(run_dir: Path, judge: str | None, n: int,
     """The run's ``eval.json`` when it judged the run as trained now, by ``judge`` (None:
     the run's own), on ``n`` examples with ``realism_steps``: a resumed benchmark re-judges
     only the runs that changed.  None when anything differs or the file is unreadable."""
-    found, checkpoints = run_dir / EVAL_FILE, run_dir / "checkpoints"
+    found, checkpoints = run_dir / EVAL_FILE, run_dir / FOLDER
     try:
         old = json.loads(found.read_text())
         fresh = found.stat().st_mtime > max(
