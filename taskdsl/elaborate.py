@@ -76,7 +76,7 @@ class ModuleElaborator(Definitions, Tasks, Patterns, Configuration, Declarations
             aliases=frozen({k: v for k, v in scope.aliases.items() if not is_type_var(v)}),
             declarations=frozen(scope.boxes),
             defs=frozen({k: v for k, v in self.diagrams.items() if k in scope.defs}),
-            refinements=frozen({k: v for k, v in self.diagrams.items() if k in scope.refines}),
+            refinements=frozen({k: v for k, v in scope.refined.items() if k in scope.refines}),
             tasks=frozen(scope.tasks),
             objectives=frozen(scope.objectives),
             impls=frozen(self.impls),

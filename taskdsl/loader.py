@@ -143,6 +143,7 @@ class Loader:
         scope.aliases.update(imported.aliases)
         scope.boxes.update(imported.boxes)
         scope.templates.update(imported.templates)
+        scope.refined.update(imported.refined)
         scope.defs.update(imported.defs)
         scope.refines.update(imported.refines)
         scope.patterns.update(imported.patterns)

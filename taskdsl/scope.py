@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskdsl import syntax as ast
-from taskdsl.ir import Declaration, Equation, Objective
+from taskdsl.ir import Declaration, Diagram, Equation, Objective
 from taskdsl.source import Span
 from taskdsl.suggest import suggest as suggest  # re-exported: the front end imports it here
 from taskdsl.types import Dim, WireType
@@ -57,6 +57,9 @@ class Scope:
     defs: dict[str, ast.DiagramDef] = field(default_factory=dict)
     refines: dict[str, ast.DiagramDef] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)  # defs/refines, built lazily
+    # Each refined learner's refinement once built, here or in an imported file: what
+    # `trains put` and `impl put` mean when `put` is refined, wherever the refine is.
+    refined: dict[str, Diagram] = field(default_factory=dict)
     patterns: dict[str, PatternEntry] = field(default_factory=dict)
     tasks: dict[str, Equation] = field(default_factory=dict)
     objectives: dict[str, Objective] = field(default_factory=dict)
@@ -73,6 +76,7 @@ class Scope:
             defs=dict(self.defs),
             refines=dict(self.refines),
             templates={},
+            refined={},
             patterns=dict(self.patterns),
             tasks={},
             objectives={},

@@ -34,7 +34,6 @@ class ElaborationState(TemplateSource):
         self.diags = diags
         self.building: list[str] = []
         self.diagrams: dict[str, Diagram] = {}  # defs and refinements, for the Program
-        self.refined_learners: dict[str, tuple[str, ...]] = {}
         self.broken_patterns: set[str] = set()
         self.impls: dict[str, Any] = {}
         self.impl_spans: dict[str, Span] = {}
@@ -91,6 +90,9 @@ class ElaborationState(TemplateSource):
 
     def _claims(self, items: Sequence, scope: Scope, export: Scope) -> None:
         raise NotImplementedError  # Claims
+
+    def refinement_learners(self, name: str, scope: Scope, span: Span) -> tuple[str, ...] | None:
+        raise NotImplementedError  # Definitions
 
 
 def of(items: Sequence, cls: type) -> list:

@@ -28,9 +28,9 @@ class Configuration(ElaborationState):
                              help=suggest(node.name, [n for n, d in scope.boxes.items()
                                                       if d.kind in (BoxKind.LEARNER, BoxKind.FIXED)]))
             return
-        if node.name in self.refined_learners:
-            self.diags.error("impl-refined", node.span, name=node.name,
-                             inner=", ".join(self.refined_learners[node.name]))
+        inner = self.refinement_learners(node.name, scope, node.span)
+        if inner is not None:
+            self.diags.error("impl-refined", node.span, name=node.name, inner=", ".join(inner))
             return
         followed = decl.follows[0] if decl.follows else decl.tied_to
         if followed is not None:  # an ema(...) or tied(...) learner has its leader's net

@@ -58,6 +58,14 @@ class Definitions(ElaborationState):
             self.failed.append((scope, name))
         return template
 
+    def refinement_learners(self, name: str, scope: Scope, span: Span) -> tuple[str, ...] | None:
+        """The learners of refined learner ``name``'s refinement (built if need be), or None
+        when ``name`` is not refined here, nor in a file imported here."""
+        if name in scope.refines and name not in scope.refined:
+            self.lookup(name, scope, self.diags, span)
+        diagram = scope.refined.get(name)
+        return diagram.learners() if diagram is not None else None
+
     def _build(self, node: ast.DiagramDef, scope: Scope) -> Template | None:
         learner = scope.boxes.get(node.name) if node.keyword == "refine" else None
         if node.keyword == "refine":
@@ -97,7 +105,7 @@ class Definitions(ElaborationState):
                 self.diags.error("refine-type", node.span, name=node.name,
                                  expected=str(learner.signature), found=str(diagram.signature))
                 return box_template(learner)
-            self.refined_learners[node.name] = diagram.learners()
+            scope.refined[node.name] = diagram
         name = node.name
 
         def apply(b: Builder, ws: list[int], span: Span) -> list[int]:

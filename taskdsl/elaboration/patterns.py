@@ -230,6 +230,8 @@ class UseBindings:
         # A learner refined by the caller stays refined inside the pattern's tasks.
         child.templates.update({p: self.caller.templates[d.name] for p, d in boxes.items()
                                 if d.name in self.caller.templates})
+        child.refined.update({p: self.caller.refined[d.name] for p, d in boxes.items()
+                              if d.name in self.caller.refined})
         child.open_tail = {p for p in pattern.params if p in sigs and sigs[p].sig.open_tail}
         return child
 

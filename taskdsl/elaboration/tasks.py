@@ -199,7 +199,7 @@ class Tasks(Claims):
                 self.diags.error("trains-ema", ref.span, name=ref.name,
                                  followed=decl.follows[0])
                 continue
-            inner = self.refined_learners.get(decl.name if decl else ref.name)
+            inner = self.refinement_learners(ref.name, scope, ref.span)
             if decl is None and inner is None:
                 self.diags.error("undefined", ref.span, what="learner", name=ref.name,
                                  help=suggest(ref.name, learners))

@@ -89,6 +89,23 @@ def test_refinement_inlines_and_trains_means_the_inner_learners():
     assert p.refinements["put"].signature == p.declarations["put"].signature
 
 
+def test_a_refined_learner_passed_to_a_pattern_under_another_name_trains_its_inner_ones():
+    p = program("""
+        learner edit : Image, Digit -> Image
+        learner delta : Image, Digit -> Image
+        refine edit(x, a) = add(x, delta(x, a))
+        pattern laws(g, q, states):
+            g : Image -> Digit
+            q : Image, Digit -> Image
+            states : -> Image, ...
+            task round:
+                x <- states
+                q(x, g(x)) = x  trains q
+        use laws(g = get, q = edit, states = mnist)
+    """)
+    assert p.tasks["round"].trains == ("delta",)
+
+
 def test_point_free_and_pointed_defs_give_the_same_diagram():
     p = program("""
         learner enc : Image -> Real[2]

@@ -123,6 +123,49 @@ def test_diamond_import_is_not_a_duplicate(tmp_path: Path) -> None:
     assert result.ok, result.render()
 
 
+REFINED = """type T = Real[4]
+data d : -> T
+learner put : T -> T
+learner delta : T -> T
+learner f : T -> T
+refine put(x) = add(x, delta(x))
+"""
+
+USES_REFINED = """task direct:
+    x <- d
+    f(put(x)) = x  trains put
+task through_let:
+    x <- d
+    let e = put(x)
+    f(e) = e  trains put
+"""
+
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_a_refinement_means_the_same_imported_or_local(tmp_path: Path, imported: bool) -> None:
+    """`trains put` names the learners of put's refinement whether the refine is in this
+    file or in one it imports (imported, it was once refused as `trains-absent`)."""
+    if imported:
+        write(tmp_path, {"lib.task": REFINED, "main.task": "import lib\n" + USES_REFINED})
+    else:
+        write(tmp_path, {"main.task": REFINED + USES_REFINED})
+    result = check_file("main.task")
+    assert result.ok, result.render()
+    program = result.program
+    assert {name: program.tasks[name].trains for name in ("direct", "through_let")} == {
+        "direct": ("delta",), "through_let": ("delta",)}
+    assert set(program.refinements) == {"put"}
+    assert program.refinements["put"].learners() == ("delta",)
+
+
+def test_an_impl_of_an_imported_refined_learner_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"lib.task": REFINED,
+                     "main.task": "import lib\nimpl put = nets.mlp\nimpl delta = nets.mlp\n"})
+    result = check_file("main.task")
+    assert codes(result) == ["impl-refined"]
+    assert result.diagnostics[0].span.line == 2
+
+
 # ------------------------------------------------------------ missing
 def test_missing_import_says_where_it_looked(tmp_path: Path) -> None:
     write(tmp_path, {"lib/shapes.task": SHAPES,
