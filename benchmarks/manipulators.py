@@ -27,13 +27,15 @@ manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 ``sentences`` (examples/sentiment_manipulator.task against
 examples/sentiment_cvae.task; the first table adds ``perplexity_ratio``, the
 perplexity of edits over that of their inputs under a bigram model of the
-training sentences); on MNIST also the manipulator with a realism prior of
-examples/mnist_manipulator_prior.task (a denoising autoencoder of real
-digits, no discriminator) and with the realism critic of
+training sentences); on MNIST and sprites also the manipulator with a
+realism prior of examples/mnist_manipulator_prior.task /
+examples/sprites_manipulator_prior.task (a denoising autoencoder of real
+data, no discriminator), on MNIST with the realism critic of
 examples/mnist_manipulator_realism.task (a discriminator), and on MNIST and
 sprites the conditional GAN editor of examples/mnist_cgan.task /
-examples/sprites_cgan.task, the adversarial baseline.  The last two read their data where every run
-does (``taskdsl data fetch mnist`` / ``sentiment`` once, or ``$TASKDSL_DATA``).
+examples/sprites_cgan.task, the adversarial baseline.  MNIST and sentences
+read their data where every run does (``taskdsl data fetch mnist`` /
+``sentiment`` once, or ``$TASKDSL_DATA``).
 Without ``--steps``/``--batch`` each file trains with its own ``train`` block.
 A run folder already in ``--out`` is resumed, so an interrupted benchmark
 continues; train seconds add up across resumes.
@@ -60,7 +62,8 @@ from taskdsl.loader import load
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DOMAINS: dict[str, dict[str, Path]] = {
-    "sprites": {"manipulator": TASK, "cvae": ROOT / "benchmarks" / "sprites_cvae.task",
+    "sprites": {"manipulator": TASK, "prior": EXAMPLES / "sprites_manipulator_prior.task",
+                "cvae": ROOT / "benchmarks" / "sprites_cvae.task",
                 "cgan": EXAMPLES / "sprites_cgan.task"},
     "mnist": {"manipulator": EXAMPLES / "mnist_manipulator.task",
               "prior": EXAMPLES / "mnist_manipulator_prior.task",

@@ -34,7 +34,7 @@ EXAMPLE_NAMES = {
     "mnist_cgan", "mnist_manipulator_frozen", "mnist_manipulator_latent",
     "mnist_manipulator_prior", "mnist_manipulator_realism", "mnist_vae",
     "sentiment_manipulator", "sprites_cyclegan", "sprites_lens", "sprites_manipulator",
-    "sprites_regression",
+    "sprites_manipulator_prior", "sprites_regression",
 }
 
 
