@@ -158,18 +158,19 @@ def collapsed(found: dict[str, Any]) -> bool:
 
 
 def stability_table(by_seed: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
-    """Mean ± std over seeds of :data:`STABILITY`, per domain and method, and the runs that
-    diverged or collapsed."""
+    """Mean ± std over seeds of every figure the runs have (train seconds aside), per
+    domain and method, and the runs that diverged or collapsed."""
+    every = [r for methods in by_seed.values() for runs in methods.values() for r in runs]
+    shown = [s for s in SHOWN if s != "train_seconds" and any(s in r for r in every)]
     lines = ["| domain | method | discriminator | seeds | diverged | collapsed | "
-             + " | ".join(STABILITY) + " |", "|---|---|---|---|---|---|" + "---|" * len(STABILITY)]
+             + " | ".join(shown) + " |", "|---|---|---|---|---|---|" + "---|" * len(shown)]
     for domain, methods in by_seed.items():
         for method, runs in methods.items():
             cells = []
-            for figure in STABILITY:
+            for figure in shown:
                 found = spread(runs, figure)
-                digits = 2 if figure == "frechet_distance" else 4 if figure == "getput_mse" else 3
                 cells.append("-" if found is None
-                             else f"{found[0]:.{digits}f} ± {found[1]:.{digits}f}")
+                             else f"{_cell(figure, found[0])} ± {_cell(figure, found[1])}")
             lines.append(f"| {domain} | {method} | {'yes' if method in ADVERSARIAL else 'no'} | "
                          f"{len(runs)} | {sum(map(diverged, runs))} | {sum(map(collapsed, runs))} | "
                          + " | ".join(cells) + " |")

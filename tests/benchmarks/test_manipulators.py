@@ -72,6 +72,22 @@ def test_a_diverged_or_collapsed_seed_counts_as_failed(bench):
             {"attribute_success": 0.11, "getput_mse": 0.01, "chance": 0.1}]
     assert [bench.diverged(r) for r in runs] == [False, True, False, False]
     assert [bench.collapsed(r) for r in runs] == [False, False, True, False]
-    row = bench.stability_table({"mnist": {"cgan": runs}}).splitlines()[-1]
-    assert row.startswith("| mnist | cgan | yes | 4 | 1 | 1 |")
-    assert "0.368 ± 0.442" in row  # the mean and spread of the finite figures only
+    header, _, *rows = bench.stability_table({"mnist": {"cgan": runs}}).splitlines()
+    assert rows[-1].startswith("| mnist | cgan | yes | 4 | 1 | 1 |")
+    assert "0.368 ± 0.442" in rows[-1]  # the mean and spread of the finite figures only
+    # Every figure the runs have gets a column, and none they lack.
+    assert "getput_mse" in header and "kept_attributes" not in header
+
+
+def test_the_stability_table_spreads_every_figure_the_runs_have(bench):
+    runs = [{"attribute_success": 0.8, "kept_attributes": 0.9, "counterfactual_mse": 0.01,
+             "train_seconds": 100.0, "chance": 1 / 6},
+            {"attribute_success": 0.6, "kept_attributes": 0.7, "counterfactual_mse": 0.03,
+             "train_seconds": 300.0, "chance": 1 / 6}]
+    header, _, row = bench.stability_table({"sprites": {"manipulator": runs}}).splitlines()
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    cells = dict(zip(columns, (c.strip() for c in row.strip("|").split("|")), strict=True))
+    assert cells["attribute_success"] == "0.700 ± 0.100"
+    assert cells["kept_attributes"] == "0.800 ± 0.100"
+    assert cells["counterfactual_mse"] == "0.0200 ± 0.0100"
+    assert "train_seconds" not in cells and "bleu" not in cells
