@@ -21,8 +21,8 @@ asked), and whether the method trains a discriminator.  ``--quick`` is a
 smoke run: 20 steps, batch 16, n = 200, a 100-step judge, 100-step
 two-sample classifiers.
 
-Domains: ``sprites`` (examples/sprites_demo.task, the demo's colour
-manipulator, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
+Domains: ``sprites`` (examples/sprites_demo.task, the colour manipulator with
+``small_edit``, against benchmarks/sprites_cvae.task; built-in data), ``mnist``
 (examples/mnist_manipulator.task against examples/mnist_cvae.task) and
 ``sentences`` (examples/sentiment_manipulator.task against
 examples/sentiment_cvae.task; the first table adds ``perplexity_ratio``, the
@@ -30,8 +30,9 @@ perplexity of edits over that of their inputs under a bigram model of the
 training sentences); on MNIST and sprites also the manipulator with a
 realism prior of examples/mnist_manipulator_prior.task /
 examples/sprites_manipulator_prior.task (a denoising autoencoder of real
-data, no discriminator), on MNIST with the realism critic of
-examples/mnist_manipulator_realism.task (a discriminator), and on MNIST and
+data, no discriminator; on sprites, what ``taskdsl demo`` trains), on MNIST
+with the realism critic of examples/mnist_manipulator_realism.task (a
+discriminator), and on MNIST and
 sprites the conditional GAN editor of examples/mnist_cgan.task /
 examples/sprites_cgan.task, the adversarial baseline.  MNIST and sentences
 read their data where every run does (``taskdsl data fetch mnist`` /
@@ -62,7 +63,7 @@ from taskdsl.loader import load
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DOMAINS: dict[str, dict[str, Path]] = {
-    "sprites": {"manipulator": TASK, "prior": EXAMPLES / "sprites_manipulator_prior.task",
+    "sprites": {"manipulator": EXAMPLES / "sprites_demo.task", "prior": TASK,
                 "cvae": ROOT / "benchmarks" / "sprites_cvae.task",
                 "cgan": EXAMPLES / "sprites_cgan.task"},
     "mnist": {"manipulator": EXAMPLES / "mnist_manipulator.task",

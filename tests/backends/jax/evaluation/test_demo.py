@@ -38,13 +38,15 @@ def test_demo_fast_writes_the_files(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_full_demo_edits_colour_better_than_leaving_the_sprite_alone(tmp_path):
-    """The demo's real budget (minutes on two cores).  It measured attribute_success 0.77,
-    kept_attributes 0.96 and counterfactual_mse 0.009 (0.031 for the unedited sprite): the
-    floors below pin that level, with a margin for another CPU's arithmetic."""
+    """The demo's real budget (minutes on two cores).  It measured attribute_success 0.86,
+    kept_attributes 0.96 and counterfactual_mse 0.006 (0.030 for the unedited sprite), and
+    a two-sample accuracy of 0.74: the floors below pin that level, with a margin for
+    another CPU's arithmetic."""
     from taskdsl.backends.jax.evaluation.demo import demo
 
     result = demo(tmp_path / "out", progress=False)
     figures = result["figures"]
-    assert figures["attribute_success"] >= 0.72
+    assert figures["attribute_success"] >= 0.80
     assert figures["kept_attributes"] >= 0.93
-    assert figures["counterfactual_mse"] < 0.5 * result["reference"]["identity_counterfactual_mse"]
+    assert figures["counterfactual_mse"] < 0.3 * result["reference"]["identity_counterfactual_mse"]
+    assert result["realism"]["two_sample_accuracy"] <= 0.85
